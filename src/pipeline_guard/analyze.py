@@ -1,0 +1,55 @@
+"""Diagnose log files: the library entry point behind ``pipeline-guard analyze``.
+
+One log in, one :class:`~pipeline_guard.diagnosis.Diagnosis` out. Logs are read as a stream
+(see :mod:`pipeline_guard.clean`), so memory stays flat whatever the size of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline_guard.clean import iter_chunks, open_log
+from pipeline_guard.diagnosis import Diagnosis, diagnose
+from pipeline_guard.errors import InputError
+from pipeline_guard.matcher import Matcher, ScanResult
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one input: a diagnosis, or the one-line reason there is none."""
+
+    source: str
+    diagnosis: Diagnosis | None = None
+    error: str | None = None
+
+
+def scan_source(source: str, matcher: Matcher) -> ScanResult:
+    """Scan one log (a path or ``-``) with every rule of ``matcher``."""
+    stream = open_log(source)
+    try:
+        scan = matcher.scan(iter_chunks(stream))
+    except OSError as exc:
+        raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
+    except EOFError:
+        raise InputError(f"{source}: truncated compressed file") from None
+    finally:
+        if source != "-":
+            stream.close()
+    return scan
+
+
+def analyze_source(source: str, matcher: Matcher) -> Diagnosis:
+    """The diagnosis of one log; raises :class:`InputError` when it cannot be read."""
+    return diagnose(scan_source(source, matcher), source)
+
+
+def analyze_sources(sources: Sequence[str], matcher: Matcher) -> list[Outcome]:
+    """Diagnose every input, in order; a bad input does not stop the others."""
+    outcomes: list[Outcome] = []
+    for source in sources:
+        try:
+            outcomes.append(Outcome(source, diagnosis=analyze_source(source, matcher)))
+        except InputError as exc:
+            outcomes.append(Outcome(source, error=str(exc)))
+    return outcomes

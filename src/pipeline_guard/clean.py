@@ -1,0 +1,227 @@
+"""Read a CI log as a stream of cleaned chunks, and clean single lines for people to read.
+
+A job log can be a gigabyte, so it is never held in memory whole, and it is never cleaned line
+by line either: a Python loop over a million lines already costs most of the time budget.
+Instead the log is read in blocks of a few megabytes and each block is cleaned with a few
+whole-block byte operations (ANSI escapes and NUL bytes removed, lines too long to analyse
+cut). The matcher scans those blocks; only the few lines it needs (candidates, evidence, the
+failure window) go through :func:`clean_line`, which removes what is per line: timestamp
+prefixes of GitHub, GitLab, Jenkins and Taskcluster, ``##[error]``-style markers, ``\\r``
+progress-bar overwrites and CRLF endings, and decodes the bytes (invalid UTF-8 replaced).
+
+Line numbers always count ``\\n`` in the original file from 1, so evidence points at the line a
+user sees in the raw log.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import re
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from pipeline_guard.errors import InputError
+
+BLOCK_SIZE = 8 * 1024 * 1024
+"""Bytes read at a time; a chunk holds whole lines, so it may be a little larger or smaller."""
+
+MAX_LINE_BYTES = 64 * 1024
+"""A line longer than this is cut to this length for analysis (minified JS, base64 blobs)."""
+
+MAX_TEXT_CHARS = 1000
+"""Cleaned text shown as evidence is cut to this many characters."""
+
+_ANSI = re.compile(
+    rb"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI: colours, cursor moves, erase line
+    rb"|\x1b\][^\x07\x1b\n]*(?:\x07|\x1b\\)?"  # OSC: hyperlinks, window titles
+    rb"|\x1b[()][A-Za-z0-9]"  # charset selection
+    rb"|\x1b[@-Z\\-_=>]"  # other two-byte escapes (keypad modes, ...)
+)
+
+_BINARY_MAGIC = (
+    (b"\x7fELF", "an ELF executable"),
+    (b"PK\x03\x04", "a zip archive (unzip it and pass the .txt logs inside)"),
+    (b"\x89PNG", "a PNG image"),
+    (b"%PDF", "a PDF document"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"BZh", "a bzip2 archive"),
+    (b"\xfd7zXZ", "an xz archive"),
+    (b"\x28\xb5\x2f\xfd", "a zstd archive"),
+)
+
+_PREFIX = re.compile(
+    r"^(?:(?P<job>[^\t\n]{1,200})\t(?P<step>[^\t\n]{0,200})\t(?=\S*\d{4}-\d\d-\d\dT))?"
+    r"\ufeff?"
+    r"(?:"
+    # GitHub Actions (7 fractional digits) and GitLab (FF_TIMESTAMPS: stream id, O/E, '+')
+    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)(?: [0-9a-f]{2}[OE]\+?)? ?"
+    # Taskcluster / mozharness: "[task 2025-02-13T21:47:57.540Z] 21:47:57     INFO - "
+    r"|\[task [^\]]{1,40}\] (?:\d\d:\d\d:\d\d +[A-Z]{4,8} +- +)?"
+    # Jenkins timestamper plugin: "[2024-01-01T00:00:00.000Z] "
+    r"|\[\d{4}-\d\d-\d\d[T ][\d:.]+Z?\] "
+    r")?"
+)
+_MARKER = re.compile(
+    r"^(?:##\[(?:error|warning|notice|debug|command|section|group|endgroup)\]"
+    r"|::(?:error|warning|notice|debug|group|endgroup)(?: [^:]*)?::)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """A block of whole log lines, ANSI escapes and NULs removed, joined by ``\\n``.
+
+    ``first_line`` is the 1-based number of the chunk's first line in the original file.
+    ``data`` always ends with ``\\n`` unless it is empty.
+    """
+
+    data: bytes
+    first_line: int
+
+
+@dataclass(frozen=True, slots=True)
+class CleanLine:
+    """One line as a person should read it, with where it came from."""
+
+    number: int
+    text: str
+    step: str | None = None
+
+
+def open_log(source: str) -> BinaryIO:
+    """Open a log for reading: a path, ``-`` for standard input, gzip-compressed or not.
+
+    Refuses, with a one-line :class:`InputError`, what cannot be a log: a missing file, a
+    directory, an empty file, a binary file.
+    """
+    if source == "-":
+        stream: BinaryIO = sys.stdin.buffer
+    else:
+        path = Path(source)
+        if path.is_dir():
+            raise InputError(f"{source}: is a directory, not a log file")
+        try:
+            stream = path.open("rb")
+        except FileNotFoundError:
+            raise InputError(f"{source}: no such file") from None
+        except OSError as exc:
+            raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    head = buffered.peek(8192)[:8192]
+    if head.startswith(b"\x1f\x8b"):
+        return _open_gzip(buffered, source)
+    _refuse_non_log(head, source)
+    return buffered
+
+
+def _open_gzip(buffered: io.BufferedReader, source: str) -> BinaryIO:
+    unzipped = io.BufferedReader(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
+    try:
+        head = unzipped.peek(8192)[:8192]
+    except (OSError, EOFError) as exc:
+        raise InputError(f"{source}: corrupt gzip file: {exc}") from None
+    _refuse_non_log(head, source)
+    return unzipped
+
+
+def _refuse_non_log(head: bytes, source: str) -> None:
+    if not head:
+        raise InputError(f"{source}: empty log, nothing to analyse")
+    for magic, what in _BINARY_MAGIC:
+        if head.startswith(magic):
+            raise InputError(f"{source}: binary file ({what}), not a text log")
+    if _looks_binary(head):
+        raise InputError(f"{source}: binary file (not text), not a log")
+
+
+def _looks_binary(head: bytes) -> bool:
+    """True when the first bytes are mostly control bytes: a log with a few NULs is still text."""
+    control = sum(1 for byte in head if byte < 0x20 and byte not in b"\t\n\r\x0c\x08\x1b")
+    return control > len(head) * 0.10
+
+
+def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chunk]:
+    """Yield the log as cleaned chunks of whole lines, never holding more than ~2 blocks."""
+    next_line = 1
+    carry = b""
+    skipping = False  # inside the rest of a line that was already cut
+    first = True
+    while True:
+        block = stream.read(block_size)
+        if first:
+            block = block.removeprefix(b"\xef\xbb\xbf")
+            first = False
+        if not block:
+            break
+        if skipping:
+            newline = block.find(b"\n")
+            if newline < 0:
+                continue
+            block = block[newline + 1 :]
+            skipping = False
+        buffer = carry + block
+        end = buffer.rfind(b"\n")
+        if end < 0:
+            if len(buffer) < MAX_LINE_BYTES:
+                carry = buffer
+                continue
+            # One line longer than the limit: analyse its start, skip the rest of it.
+            yield Chunk(_clean_block(buffer[:MAX_LINE_BYTES] + b"\n"), next_line)
+            next_line += 1
+            carry = b""
+            skipping = True
+            continue
+        body, carry = buffer[: end + 1], buffer[end + 1 :]
+        data = _clean_block(body)
+        yield Chunk(data, next_line)
+        next_line += body.count(b"\n")
+        if len(carry) >= MAX_LINE_BYTES:
+            yield Chunk(_clean_block(carry[:MAX_LINE_BYTES] + b"\n"), next_line)
+            next_line += 1
+            carry = b""
+            skipping = True
+    if carry:
+        yield Chunk(_clean_block(carry + b"\n"), next_line)
+
+
+def _clean_block(body: bytes) -> bytes:
+    if b"\x00" in body:
+        body = body.replace(b"\x00", b"")
+    if b"\x1b" in body:
+        body = _ANSI.sub(b"", body)
+    return body
+
+
+def clean_line(raw: bytes, number: int, step: str | None = None) -> CleanLine:
+    """Turn one raw line (ANSI already removed) into the text a person would read."""
+    text = raw[: MAX_LINE_BYTES].decode("utf-8", "replace")
+    if text.endswith("\r"):
+        text = text.rstrip("\r")
+    prefix = _PREFIX.match(text)
+    if prefix and prefix.end():
+        if prefix.group("step"):
+            step = prefix.group("step")
+        text = text[prefix.end() :]
+    if "\r" in text:
+        text = _last_overwrite(text)
+        prefix = _PREFIX.match(text)
+        if prefix and prefix.end():
+            text = text[prefix.end() :]
+    marker = _MARKER.match(text)
+    if marker:
+        text = text[marker.end() :]
+    if len(text) > MAX_TEXT_CHARS:
+        text = text[:MAX_TEXT_CHARS] + "…"
+    return CleanLine(number, text.rstrip(), step)
+
+
+def _last_overwrite(text: str) -> str:
+    """What a terminal shows after ``\\r`` overwrites: the last segment that is not blank."""
+    for segment in reversed(text.split("\r")):
+        if segment.strip():
+            return segment
+    return ""

@@ -1,0 +1,106 @@
+"""The ``pipeline-guard`` command line: parse arguments and dispatch, nothing else.
+
+Each sub-command lives in :mod:`pipeline_guard.commands`; expected failures become one line and
+an exit code in :mod:`pipeline_guard.error_handler` (2 for usage and configuration errors).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from pipeline_guard import __version__
+from pipeline_guard.error_handler import run_guarded
+from pipeline_guard.errors import UsageError
+from pipeline_guard.render import FORMATS
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but usage errors go through our one-line error path with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pipeline-guard", description="Diagnose failed CI jobs from their logs.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    analyze = commands.add_parser("analyze", help="diagnose CI log files")
+    analyze.add_argument("files", nargs="*", metavar="FILE", help="log files, or - for stdin")
+    analyze.add_argument("--format", choices=FORMATS, default="text")
+    _add_rules_option(analyze)
+
+    rules = commands.add_parser("rules", help="test or list rules")
+    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
+    rule_commands.required = True
+    rules_test = rule_commands.add_parser("test", help="run every rule's examples")
+    rules_test.add_argument(
+        "dirs", nargs="*", type=Path, metavar="DIR", help="test only these rule folders or files"
+    )
+    _add_bundled_option(rules_test)
+    rules_list = rule_commands.add_parser("list", help="list the loaded rules")
+    rules_list.add_argument("--format", choices=("text", "json"), default="text")
+    _add_rules_option(rules_list)
+
+    evaluate = commands.add_parser("eval", help="score diagnoses on a labelled corpus")
+    evaluate.add_argument("corpus", type=Path, metavar="CORPUS_DIR")
+    evaluate.add_argument("--format", choices=("text", "json"), default="text")
+    evaluate.add_argument("--misses", action="store_true", help="list every wrong diagnosis")
+    _add_rules_option(evaluate)
+    return parser
+
+
+def _add_bundled_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-bundled",
+        dest="bundled",
+        action="store_false",
+        help="leave out the bundled rule pack (to work on your own rules alone)",
+    )
+
+
+def _add_rules_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--rules",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="extra rule folder (repeatable); its rules extend or replace bundled ones by id",
+    )
+    _add_bundled_option(parser)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "analyze":
+        from pipeline_guard.commands import analyze
+
+        return analyze.run(args.files, args.format, args.rules, args.bundled)
+    if args.command == "rules":
+        from pipeline_guard.commands import rules
+
+        if args.rules_command == "test":
+            return rules.test(args.dirs, args.bundled)
+        return rules.list_rules(args.rules, args.format, args.bundled)
+    from pipeline_guard.commands import evaluate
+
+    return evaluate.run(args.corpus, args.rules, args.format, args.misses, args.bundled)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    def command() -> int:
+        args = _parser().parse_args(argv)
+        return _dispatch(args)
+
+    return run_guarded(command)
+
+
+def console_main() -> NoReturn:
+    """The console script: exit with what :func:`main` returns."""
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Score predicted categories against labels: per-category precision/recall/F1 and more.
+
+Pure functions over (gold, predicted) pairs, so ``eval`` and the model's cross-validation
+share one definition of every number they print. Macro-F1 averages over the categories present
+in the gold labels (a category no log has cannot be scored fairly).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryScore:
+    category: str
+    support: int
+    predicted: int
+    precision: float
+    recall: float
+    f1: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scores:
+    total: int
+    accuracy: float
+    macro_f1: float
+    per_category: list[CategoryScore]
+    confusions: list[tuple[str, str, int]]
+
+
+def score(gold: Sequence[str], predicted: Sequence[str]) -> Scores:
+    """Accuracy, macro-F1 over gold categories, per-category scores and top confusions."""
+    if len(gold) != len(predicted):
+        raise ValueError("gold and predicted differ in length")
+    total = len(gold)
+    correct = sum(1 for g, p in zip(gold, predicted, strict=True) if g == p)
+    support = Counter(gold)
+    guessed = Counter(predicted)
+    hits = Counter(g for g, p in zip(gold, predicted, strict=True) if g == p)
+    per_category = []
+    for category in sorted(support):
+        precision = hits[category] / guessed[category] if guessed[category] else 0.0
+        recall = hits[category] / support[category]
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_category.append(
+            CategoryScore(category, support[category], guessed[category], precision, recall, f1)
+        )
+    confusions = Counter((g, p) for g, p in zip(gold, predicted, strict=True) if g != p)
+    return Scores(
+        total=total,
+        accuracy=correct / total if total else 0.0,
+        macro_f1=sum(item.f1 for item in per_category) / len(per_category) if per_category else 0.0,
+        per_category=per_category,
+        confusions=[(g, p, n) for (g, p), n in confusions.most_common()],
+    )
+
+
+def format_table(scores: Scores, top_confusions: int = 10) -> str:
+    """A plain-text table a person can read and paste into a note."""
+    rows = [f"{'category':<15} {'support':>7} {'predicted':>9} {'precision':>9} {'recall':>7} {'f1':>6}"]
+    for item in scores.per_category:
+        rows.append(
+            f"{item.category:<15} {item.support:>7} {item.predicted:>9} "
+            f"{item.precision:>9.3f} {item.recall:>7.3f} {item.f1:>6.3f}"
+        )
+    rows.append("")
+    rows.append(f"accuracy  {scores.accuracy:.3f}  ({round(scores.accuracy * scores.total)}/{scores.total})")
+    rows.append(f"macro-F1  {scores.macro_f1:.3f}  (over {len(scores.per_category)} categories present)")
+    if scores.confusions:
+        rows.append("")
+        rows.append("top confusions (label -> predicted: count)")
+        for gold, predicted, count in scores.confusions[:top_confusions]:
+            rows.append(f"  {gold} -> {predicted}: {count}")
+    return "\n".join(rows) + "\n"
