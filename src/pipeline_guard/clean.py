@@ -76,11 +76,16 @@ class Chunk:
     """A block of whole log lines, ANSI escapes and NULs removed, joined by ``\\n``.
 
     ``first_line`` is the 1-based number of the chunk's first line in the original file.
-    ``data`` always ends with ``\\n`` unless it is empty.
+    ``data`` always ends with ``\\n`` unless it is empty; ``lines`` is how many lines it holds.
     """
 
     data: bytes
     first_line: int
+    lines: int
+
+    @property
+    def last_line(self) -> int:
+        return self.first_line + self.lines - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,8 +103,9 @@ def open_log(source: str) -> BinaryIO:
     Refuses, with a one-line :class:`InputError`, what cannot be a log: a missing file, a
     directory, an empty file, a binary file.
     """
+    stream: io.BufferedReader
     if source == "-":
-        stream: BinaryIO = sys.stdin.buffer
+        stream = sys.stdin.buffer  # type: ignore[assignment]
     else:
         path = Path(source)
         if path.is_dir():
@@ -110,16 +116,15 @@ def open_log(source: str) -> BinaryIO:
             raise InputError(f"{source}: no such file") from None
         except OSError as exc:
             raise InputError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
-    head = buffered.peek(8192)[:8192]
+    head = stream.peek(8192)[:8192]
     if head.startswith(b"\x1f\x8b"):
-        return _open_gzip(buffered, source)
+        return _open_gzip(stream, source)
     _refuse_non_log(head, source)
-    return buffered
+    return stream
 
 
-def _open_gzip(buffered: io.BufferedReader, source: str) -> BinaryIO:
-    unzipped = io.BufferedReader(gzip.GzipFile(fileobj=buffered))  # type: ignore[arg-type]
+def _open_gzip(compressed: io.BufferedReader, source: str) -> BinaryIO:
+    unzipped = io.BufferedReader(gzip.GzipFile(fileobj=compressed))
     try:
         head = unzipped.peek(8192)[:8192]
     except (OSError, EOFError) as exc:
@@ -170,22 +175,22 @@ def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chun
                 carry = buffer
                 continue
             # One line longer than the limit: analyse its start, skip the rest of it.
-            yield Chunk(_clean_block(buffer[:MAX_LINE_BYTES] + b"\n"), next_line)
+            yield Chunk(_clean_block(buffer[:MAX_LINE_BYTES] + b"\n"), next_line, 1)
             next_line += 1
             carry = b""
             skipping = True
             continue
         body, carry = buffer[: end + 1], buffer[end + 1 :]
-        data = _clean_block(body)
-        yield Chunk(data, next_line)
-        next_line += body.count(b"\n")
+        lines = body.count(b"\n")
+        yield Chunk(_clean_block(body), next_line, lines)
+        next_line += lines
         if len(carry) >= MAX_LINE_BYTES:
-            yield Chunk(_clean_block(carry[:MAX_LINE_BYTES] + b"\n"), next_line)
+            yield Chunk(_clean_block(carry[:MAX_LINE_BYTES] + b"\n"), next_line, 1)
             next_line += 1
             carry = b""
             skipping = True
     if carry:
-        yield Chunk(_clean_block(carry + b"\n"), next_line)
+        yield Chunk(_clean_block(carry + b"\n"), next_line, 1)
 
 
 def _clean_block(body: bytes) -> bytes:
@@ -198,7 +203,7 @@ def _clean_block(body: bytes) -> bytes:
 
 def clean_line(raw: bytes, number: int, step: str | None = None) -> CleanLine:
     """Turn one raw line (ANSI already removed) into the text a person would read."""
-    text = raw[: MAX_LINE_BYTES].decode("utf-8", "replace")
+    text = raw[:MAX_LINE_BYTES].decode("utf-8", "replace")
     if text.endswith("\r"):
         text = text.rstrip("\r")
     prefix = _PREFIX.match(text)

@@ -96,7 +96,8 @@ def _evidence(decisive: Hit, hits: Sequence[Hit]) -> list[Evidence]:
         {
             hit.line.number: hit.line
             for hit in hits
-            if hit.rule.category == decisive.rule.category and hit.line.number != decisive.line.number
+            if hit.rule.category == decisive.rule.category
+            and hit.line.number != decisive.line.number
         }.values(),
         key=lambda line: line.number,
     )
@@ -130,7 +131,9 @@ def relevant_error_lines(
     words (error, fatal, exception) and, among those, the earliest of the last few; the tail
     of the log when nothing looks like an error.
     """
-    candidates = [line for line in errorish if line.text.strip() and not _BOILERPLATE.search(line.text)]
+    candidates = [
+        line for line in errorish if line.text.strip() and not _BOILERPLATE.search(line.text)
+    ]
     if not candidates:
         candidates = [line for line in errorish if line.text.strip()]
     if not candidates:

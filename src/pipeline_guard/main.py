@@ -37,7 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_rules_option(analyze)
 
     rules = commands.add_parser("rules", help="test or list rules")
-    rule_commands = rules.add_subparsers(dest="rules_command", metavar="ACTION", parser_class=_Parser)
+    rule_commands = rules.add_subparsers(
+        dest="rules_command", metavar="ACTION", parser_class=_Parser
+    )
     rule_commands.required = True
     rules_test = rule_commands.add_parser("test", help="run every rule's examples")
     rules_test.add_argument(
@@ -86,7 +88,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from pipeline_guard.commands import rules
 
         if args.rules_command == "test":
-            return rules.test(args.dirs, args.bundled)
+            return rules.run_tests(args.dirs, args.bundled)
         return rules.list_rules(args.rules, args.format, args.bundled)
     from pipeline_guard.commands import evaluate
 

@@ -48,7 +48,10 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
 
 
 def render_json(outcomes: Sequence[Outcome]) -> str:
-    return json.dumps({"diagnoses": [outcome_dict(o) for o in outcomes]}, indent=2, ensure_ascii=False) + "\n"
+    return (
+        json.dumps({"diagnoses": [outcome_dict(o) for o in outcomes]}, indent=2, ensure_ascii=False)
+        + "\n"
+    )
 
 
 class _Style:
@@ -67,7 +70,9 @@ def render_text(outcomes: Sequence[Outcome], colour: bool = False) -> str:
     blocks = []
     for outcome in outcomes:
         if outcome.diagnosis is None:
-            blocks.append(f"{style(outcome.source, '1')}\n  {style('error:', '31;1')} {outcome.error}\n")
+            blocks.append(
+                f"{style(outcome.source, '1')}\n  {style('error:', '31;1')} {outcome.error}\n"
+            )
         else:
             blocks.append(_text_block(outcome.diagnosis, style))
     return "\n".join(blocks)
@@ -76,9 +81,10 @@ def render_text(outcomes: Sequence[Outcome], colour: bool = False) -> str:
 def _text_block(diagnosis: Diagnosis, style: _Style) -> str:
     colour = _ACTION_COLOUR[diagnosis.action]
     decided = f"rule {diagnosis.rule}" if diagnosis.rule else "no rule matched"
+    facts = f"action: {diagnosis.action} · confidence {diagnosis.confidence:.2f} · {decided}"
     lines = [
         f"{style(diagnosis.source, '1')}  {style(str(diagnosis.category), colour + ';1')}"
-        f"  {style(f'action: {diagnosis.action} · confidence {diagnosis.confidence:.2f} · {decided}', '2')}",
+        f"  {style(facts, '2')}",
         f"  {style(diagnosis.title, '1')}",
     ]
     if diagnosis.evidence:
@@ -120,7 +126,9 @@ def _markdown_block(outcome: Outcome) -> str:
         parts.append(f"{fence}text\n{body}\n{fence}\n")
     parts.append(f"**What to do:** {diagnosis.advice}\n")
     if diagnosis.tests:
-        parts.append("**Failing tests:** " + ", ".join(f"`{test}`" for test in diagnosis.tests[:20]) + "\n")
+        parts.append(
+            "**Failing tests:** " + ", ".join(f"`{test}`" for test in diagnosis.tests[:20]) + "\n"
+        )
     return "\n".join(parts)
 
 

@@ -41,7 +41,9 @@ def scan_text(matcher: Matcher, text: str) -> ScanResult:
     return matcher.scan(text_chunks(text))
 
 
-def check_rules(rules: Sequence[Rule], pack: Sequence[Rule] | None = None) -> list[RuleCheckFailure]:
+def check_rules(
+    rules: Sequence[Rule], pack: Sequence[Rule] | None = None
+) -> list[RuleCheckFailure]:
     """Run every check on ``rules`` within ``pack`` (default: themselves); [] means all passed."""
     whole = Matcher(pack if pack is not None else rules)
     failures: list[RuleCheckFailure] = []

@@ -78,8 +78,12 @@ class Rule(BaseModel):
             try:
                 re2.compile(pattern, re2_options())
             except re2.error as exc:
-                detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-                raise ValueError(f"pattern {index + 1} is not a valid RE2 regex: {detail}") from None
+                detail = (
+                    exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+                )
+                raise ValueError(
+                    f"pattern {index + 1} is not a valid RE2 regex: {detail}"
+                ) from None
         return patterns
 
     @field_validator("category")
@@ -195,7 +199,8 @@ def _first_error(exc: ValidationError) -> str:
 
 def _yaml_loader() -> type[yaml.SafeLoader]:
     """libyaml's loader when PyYAML has it (several times faster), else the Python one."""
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # type: ignore[no-any-return]
+    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    return loader
 
 
 def rule_ids(rules: Iterable[Rule]) -> list[str]:

@@ -59,7 +59,9 @@ class StepTracker:
         for pattern in (_GITHUB_STEP, _AZURE, _JENKINS):
             found = pattern.search(line)
             if found:
-                self._flat = (found.group("title") if pattern is _GITHUB_STEP else found["name"]).strip()
+                self._flat = (
+                    found.group("title") if pattern is _GITHUB_STEP else found["name"]
+                ).strip()
                 self._stack.clear()
 
     def _nest(self, kind: str, name: str) -> None:

@@ -34,5 +34,7 @@ def run(
         for case, diagnosis in zip(cases, predicted, strict=True):
             if diagnosis.category != case.category:
                 first = diagnosis.evidence[0].text[:140] if diagnosis.evidence else ""
-                print(f"{case.id} {case.category} -> {diagnosis.category} [{diagnosis.rule}] {first}")
+                print(
+                    f"{case.id} {case.category} -> {diagnosis.category} [{diagnosis.rule}] {first}"
+                )
     return 0

@@ -11,7 +11,7 @@ from pipeline_guard.rule_checks import check_rules
 from pipeline_guard.rules import load_rule_dir, load_rules
 
 
-def test(dirs: Sequence[Path], bundled: bool = True) -> int:
+def run_tests(dirs: Sequence[Path], bundled: bool = True) -> int:
     """Run the examples of every rule, or of the rules in ``dirs``; exit 1 when a check fails.
 
     The rules in ``dirs`` are checked against the whole pack (bundled, repo-local and ``dirs``)
@@ -36,7 +36,13 @@ def list_rules(dirs: Sequence[Path], fmt: str, bundled: bool = True) -> int:
     rules = sorted(load_rules(dirs, bundled=bundled), key=lambda rule: (rule.category, rule.id))
     if fmt == "json":
         payload = [
-            {"id": r.id, "category": r.category, "title": r.title, "priority": r.rank, "source": r.source}
+            {
+                "id": r.id,
+                "category": r.category,
+                "title": r.title,
+                "priority": r.rank,
+                "source": r.source,
+            }
             for r in rules
         ]
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
