@@ -227,10 +227,26 @@ def test_eval_scores_a_corpus(rules_dir: Path, tmp_path: Path) -> None:
             json.dumps({"id": case_id, "category": category, "source": f"acme/{case_id}:x.log"})
         )
     (corpus / "labels.jsonl").write_text("\n".join(labels) + "\n")
-    done = run_cli("eval", str(corpus), "--no-bundled", "--rules", str(rules_dir))
+    done = run_cli("eval", str(corpus), "--no-bundled", "--rules", str(rules_dir), "--no-model")
     assert done.returncode == 0, done.stderr
-    assert "accuracy  0.667  (2/3)" in done.stdout
+    assert "rules-only" in done.stdout
     assert "lint -> unknown: 1" in done.stdout
+    as_json = run_cli(
+        "eval",
+        str(corpus),
+        "--no-bundled",
+        "--rules",
+        str(rules_dir),
+        "--no-model",
+        "--format",
+        "json",
+    )
+    scores = json.loads(as_json.stdout)["rules-only"]
+    assert (scores["total"], round(scores["accuracy"], 3)) == (3, 0.667)
+    assert scores["confusions"] == [["lint", "unknown", 1]]
+    by_category = {item["category"]: item for item in scores["per_category"]}
+    assert by_category["network"]["f1"] == 1.0
+    assert by_category["lint"]["recall"] == 0.0
 
 
 def test_version() -> None:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import io
 import time
 
+import pytest
+
 from conftest import make_rule, scan
 from pipeline_guard.clean import iter_chunks
+from pipeline_guard.errors import RuleError
 from pipeline_guard.matcher import MAX_HITS_PER_RULE, Matcher
 
 
@@ -32,11 +35,14 @@ def test_rule_keyword_after_a_generic_error_word_on_the_same_line_is_not_missed(
     assert len(result.hits) == 1
 
 
-def test_pattern_without_literal_is_scanned_for_whole() -> None:
-    rule = make_rule(
+def test_pattern_without_literal_needs_hand_written_keywords() -> None:
+    bare = make_rule(
         patterns=[r"^\d+ \w+ \d+$"], examples={"match": ["12 ab 34"], "no_match": ["x"]}
     )
-    result = scan([rule], "noise\n2026-01-01T00:00:00.0000000Z 12 ab 34\nmore noise\n")
+    with pytest.raises(RuleError, match=r"rule test-rule: patterns: pattern 1 contains no literal"):
+        Matcher([bare])
+    keyed = bare.model_copy(update={"keywords": [" ab "]})
+    result = scan([keyed], "noise\n2026-01-01T00:00:00.0000000Z 12 ab 34\nmore noise\n")
     assert [hit.line.number for hit in result.hits] == [2]
 
 

@@ -6,13 +6,14 @@ One log in, one :class:`~pipeline_guard.diagnosis.Diagnosis` out. Logs are read 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pipeline_guard.clean import iter_chunks, open_log
 from pipeline_guard.diagnosis import Diagnosis, diagnose
 from pipeline_guard.errors import InputError
 from pipeline_guard.matcher import Matcher, ScanResult
+from pipeline_guard.prediction import Scorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,17 +40,17 @@ def scan_source(source: str, matcher: Matcher) -> ScanResult:
     return scan
 
 
-def analyze_source(source: str, matcher: Matcher) -> Diagnosis:
+def analyze_source(source: str, matcher: Matcher, model: Scorer | None = None) -> Diagnosis:
     """The diagnosis of one log; raises :class:`InputError` when it cannot be read."""
-    return diagnose(scan_source(source, matcher), source)
+    return diagnose(scan_source(source, matcher), source, model)
 
 
-def analyze_sources(sources: Sequence[str], matcher: Matcher) -> list[Outcome]:
+def iter_outcomes(
+    sources: Sequence[str], matcher: Matcher, model: Scorer | None = None
+) -> Iterator[Outcome]:
     """Diagnose every input, in order; a bad input does not stop the others."""
-    outcomes: list[Outcome] = []
     for source in sources:
         try:
-            outcomes.append(Outcome(source, diagnosis=analyze_source(source, matcher)))
+            yield Outcome(source, diagnosis=analyze_source(source, matcher, model))
         except InputError as exc:
-            outcomes.append(Outcome(source, error=str(exc)))
-    return outcomes
+            yield Outcome(source, error=str(exc))

@@ -65,3 +65,88 @@ def default_action(category: Category, fixer: str | None) -> Action:
     if category in FIXABLE_CATEGORIES and fixer:
         return Action.FIX_PR
     return Action.COMMENT
+
+
+CATEGORY_TEXT: dict[Category, tuple[str, str, str]] = {
+    Category.NETWORK: (
+        "Looks like a network failure",
+        "A download or connection to a registry, mirror or git host seems to have failed.",
+        "Network trouble is usually transient: re-run the job. If it keeps failing, check the "
+        "service's status page and any proxy or mirror settings.",
+    ),
+    Category.RATE_LIMIT: (
+        "Looks like a rate limit",
+        "A service seems to have refused requests because too many were made.",
+        "Wait and re-run; authenticate the requests (a token raises most limits) or cache "
+        "what the job downloads.",
+    ),
+    Category.RUNNER: (
+        "Looks like a CI runner failure",
+        "The machine or agent running the job seems to have failed, not the code.",
+        "Re-run the job. If it recurs on one runner, check that runner's health.",
+    ),
+    Category.OUT_OF_MEMORY: (
+        "Looks like the job ran out of memory",
+        "A process seems to have run out of memory or been killed for using too much.",
+        "Reduce parallelism or memory use (heap limits, test workers), or use a larger runner.",
+    ),
+    Category.DISK_FULL: (
+        "Looks like the disk filled up",
+        "The job seems to have run out of disk space.",
+        "Free space before the heavy step (remove unused toolchains, caches, docker images) or "
+        "use a runner with a larger disk.",
+    ),
+    Category.TIMEOUT: (
+        "Looks like a timeout",
+        "The job or one of its steps seems to have run past its time limit or hung.",
+        "Find the step that hung (the last lines before the cut-off); raise the limit only if "
+        "the work really needs longer.",
+    ),
+    Category.TEST_FAILURE: (
+        "Looks like failing tests",
+        "The test suite seems to have run and some tests failed.",
+        "Run the failing tests locally and fix the code or the tests.",
+    ),
+    Category.COMPILE_ERROR: (
+        "Looks like a build or type-check error",
+        "The code seems not to compile or type-check.",
+        "Build the project locally and fix the first error reported; later ones often follow "
+        "from it.",
+    ),
+    Category.FORMAT: (
+        "Looks like unformatted code",
+        "A formatter check seems to have found files that are not formatted.",
+        "Run the project's formatter locally and commit the result.",
+    ),
+    Category.LINT: (
+        "Looks like linter findings",
+        "A linter seems to have reported rule violations.",
+        "Run the linter locally and fix (or justify and silence) what it reports.",
+    ),
+    Category.LOCKFILE: (
+        "Looks like an out-of-date lockfile",
+        "A lockfile seems to be out of sync with its manifest.",
+        "Regenerate the lockfile with the package manager and commit it.",
+    ),
+    Category.DEPENDENCY: (
+        "Looks like a dependency problem",
+        "A dependency seems impossible to resolve, find or install.",
+        "Check the versions the manifest asks for and that they exist for this platform.",
+    ),
+    Category.CONFIG: (
+        "Looks like a CI configuration problem",
+        "The CI configuration itself seems wrong or to use something retired.",
+        "Check the workflow/pipeline file, the runner image and required inputs or secrets.",
+    ),
+    Category.AUTH: (
+        "Looks like an authentication failure",
+        "Authentication or authorization seems to have failed.",
+        "Check the token or credentials the job uses, their scopes and whether they expired.",
+    ),
+    Category.UNKNOWN: (
+        "No known cause found",
+        "pipeline-guard cannot tell why this job failed.",
+        "Read the job log around the lines shown.",
+    ),
+}
+"""Title, explanation and advice for a diagnosis the model made (no rule to quote)."""

@@ -54,20 +54,20 @@ _BINARY_MAGIC = (
 )
 
 _PREFIX = re.compile(
-    r"^(?:(?P<job>[^\t\n]{1,200})\t(?P<step>[^\t\n]{0,200})\t(?=\S*\d{4}-\d\d-\d\dT))?"
-    r"\ufeff?"
-    r"(?:"
+    rb"^(?:(?P<job>[^\t\n]{1,200})\t(?P<step>[^\t\n]{0,200})\t(?=\S*\d{4}-\d\d-\d\dT))?"
+    rb"(?:\xef\xbb\xbf)?"
+    rb"(?:"
     # GitHub Actions (7 fractional digits) and GitLab (FF_TIMESTAMPS: stream id, O/E, '+')
-    r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)(?: [0-9a-f]{2}[OE]\+?)? ?"
+    rb"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)(?: [0-9a-f]{2}[OE]\+?)? ?"
     # Taskcluster / mozharness: "[task 2025-02-13T21:47:57.540Z] 21:47:57     INFO - "
-    r"|\[task [^\]]{1,40}\] (?:\d\d:\d\d:\d\d +[A-Z]{4,8} +- +)?"
+    rb"|\[task [^\]]{1,40}\] (?:\d\d:\d\d:\d\d +[A-Z]{4,8} +- +)?"
     # Jenkins timestamper plugin: "[2024-01-01T00:00:00.000Z] "
-    r"|\[\d{4}-\d\d-\d\d[T ][\d:.]+Z?\] "
-    r")?"
+    rb"|\[\d{4}-\d\d-\d\d[T ][\d:.]+Z?\] "
+    rb")?"
 )
 _MARKER = re.compile(
-    r"^(?:##\[(?:error|warning|notice|debug|command|section|group|endgroup)\]"
-    r"|::(?:error|warning|notice|debug|group|endgroup)(?: [^:]*)?::)"
+    rb"^(?:##\[(?:error|warning|notice|debug|command|section|group|endgroup)\]"
+    rb"|::(?:error|warning|notice|debug|group|endgroup)(?: [^:]*)?::)"
 )
 
 
@@ -201,17 +201,20 @@ def _clean_block(body: bytes) -> bytes:
     return body
 
 
-def clean_line(raw: bytes, number: int, step: str | None = None) -> CleanLine:
-    """Turn one raw line (ANSI already removed) into the text a person would read."""
-    text = raw[:MAX_LINE_BYTES].decode("utf-8", "replace")
-    if text.endswith("\r"):
-        text = text.rstrip("\r")
+def clean_bytes(raw: bytes) -> tuple[bytes, bytes | None]:
+    """One raw line (ANSI already removed) cleaned, still as bytes, and the step its prefix
+    names (``gh run view --log`` puts it in a column), if any.
+
+    Matching works on these bytes (no decoding for the many lines that turn out not to
+    match); :func:`clean_line` decodes them for people.
+    """
+    text = raw[:MAX_LINE_BYTES].rstrip(b"\r")
+    step = None
     prefix = _PREFIX.match(text)
     if prefix and prefix.end():
-        if prefix.group("step"):
-            step = prefix.group("step")
+        step = prefix.group("step")
         text = text[prefix.end() :]
-    if "\r" in text:
+    if b"\r" in text:
         text = _last_overwrite(text)
         prefix = _PREFIX.match(text)
         if prefix and prefix.end():
@@ -219,14 +222,26 @@ def clean_line(raw: bytes, number: int, step: str | None = None) -> CleanLine:
     marker = _MARKER.match(text)
     if marker:
         text = text[marker.end() :]
-    if len(text) > MAX_TEXT_CHARS:
-        text = text[:MAX_TEXT_CHARS] + "…"
-    return CleanLine(number, text.rstrip(), step)
+    return text.rstrip(), step
 
 
-def _last_overwrite(text: str) -> str:
+def clean_line(raw: bytes, number: int, step: str | None = None) -> CleanLine:
+    """Turn one raw line (ANSI already removed) into the text a person would read."""
+    text, named_step = clean_bytes(raw)
+    return decoded_line(text, number, named_step.decode("utf-8", "replace") if named_step else step)
+
+
+def decoded_line(text: bytes, number: int, step: str | None) -> CleanLine:
+    """A cleaned line decoded (invalid UTF-8 replaced) and cut to a readable length."""
+    shown = text.decode("utf-8", "replace")
+    if len(shown) > MAX_TEXT_CHARS:
+        shown = shown[:MAX_TEXT_CHARS] + "…"
+    return CleanLine(number, shown, step)
+
+
+def _last_overwrite(text: bytes) -> bytes:
     """What a terminal shows after ``\\r`` overwrites: the last segment that is not blank."""
-    for segment in reversed(text.split("\r")):
+    for segment in reversed(text.split(b"\r")):
         if segment.strip():
             return segment
-    return ""
+    return b""

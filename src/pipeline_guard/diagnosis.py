@@ -1,11 +1,17 @@
 """Turn what the matcher found in one log into one diagnosis: why the job failed.
 
-When several rules fire, the *earliest root cause* wins, not the last or the loudest line: a
-rule's rank (its ``priority``, by default its category's, see
+Rules first: when several rules fire, the *earliest root cause* wins, not the last or the
+loudest line. A rule's rank (its ``priority``, by default its category's, see
 :data:`~pipeline_guard.categories.DEFAULT_PRIORITY`) says which failures can cause which, and
 among equal ranks the match that comes first in the log wins, since what broke first usually
-broke what came after. When no rule fires the diagnosis is ``unknown`` and carries the most
-relevant error lines, so the reader still sees where to look.
+broke what came after.
+
+Model second: a rule match with confidence of at least :data:`RULE_TRUST` decides alone. Where
+rules are silent or only weakly sure, the model pack scores the failure window; its category
+is used when its calibrated probability reaches the pack's threshold (and beats the weak
+rule's confidence). Otherwise the weak rule stands, or the diagnosis is ``unknown`` with the
+most relevant error lines, so the reader still sees where to look: a wrong category is worse
+than an honest "don't know".
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
-from pipeline_guard.categories import Action, Category, default_action
+from pipeline_guard.categories import CATEGORY_TEXT, Action, Category, default_action
 from pipeline_guard.clean import CleanLine
 from pipeline_guard.matcher import Hit, ScanResult
+from pipeline_guard.prediction import Prediction, Scorer
+from pipeline_guard.window import failure_window
 
 MAX_EVIDENCE = 6
+RULE_TRUST = 0.8
+MODEL_RULE = "model"
 
 UNKNOWN_TITLE = "No known cause found"
 UNKNOWN_EXPLAIN = (
@@ -65,11 +75,36 @@ class Diagnosis(BaseModel):
     tests: list[str]
 
 
-def diagnose(scan: ScanResult, source: str) -> Diagnosis:
-    """The one diagnosis for a scanned log."""
-    if not scan.hits:
-        return _unknown(scan, source)
-    decisive = min(scan.hits, key=_root_cause_order)
+def diagnose(scan: ScanResult, source: str, model: Scorer | None = None) -> Diagnosis:
+    """The one diagnosis for a scanned log, from its rule matches and the model pack."""
+    decisive = min(scan.hits, key=_root_cause_order) if scan.hits else None
+    rule_confidence = decisive.rule.confidence if decisive is not None else None
+    if model is not None and not rule_decides_alone(rule_confidence):
+        window = failure_window(scan)
+        if window:
+            prediction = model.predict([line.text for line in window])
+            if model_overrules(rule_confidence, prediction, model.threshold):
+                return _from_model(prediction, window, scan, source)
+    if decisive is not None:
+        return _from_rule(decisive, scan, source)
+    return _unknown(scan, source)
+
+
+def rule_decides_alone(rule_confidence: float | None) -> bool:
+    """A rule sure enough that the model is not even asked."""
+    return rule_confidence is not None and rule_confidence >= RULE_TRUST
+
+
+def model_overrules(
+    rule_confidence: float | None, prediction: Prediction, threshold: float
+) -> bool:
+    """Whether the model's category replaces a silent or weak rule's verdict."""
+    if rule_decides_alone(rule_confidence) or prediction.category == Category.UNKNOWN:
+        return False
+    return prediction.probability >= threshold and prediction.probability > (rule_confidence or 0.0)
+
+
+def _from_rule(decisive: Hit, scan: ScanResult, source: str) -> Diagnosis:
     rule = decisive.rule
     return Diagnosis(
         source=source,
@@ -82,6 +117,32 @@ def diagnose(scan: ScanResult, source: str) -> Diagnosis:
         advice=rule.advice,
         evidence=_evidence(decisive, scan.hits),
         step=decisive.line.step,
+        tests=list(scan.tests),
+    )
+
+
+def _from_model(
+    prediction: Prediction, window: Sequence[CleanLine], scan: ScanResult, source: str
+) -> Diagnosis:
+    """A diagnosis the model made: its evidence is the lines that weighed most for it."""
+    category = Category(prediction.category)
+    title, explain, advice = CATEGORY_TEXT[category]
+    weighed = sorted(
+        (pair for pair in zip(prediction.line_scores, window, strict=True) if pair[0] > 0),
+        key=lambda pair: -pair[0],
+    )[:MAX_EVIDENCE]
+    lines = [line for _, line in weighed] or list(window[-MAX_EVIDENCE:])
+    return Diagnosis(
+        source=source,
+        category=category,
+        confidence=round(prediction.probability, 3),
+        action=default_action(category, None),
+        rule=MODEL_RULE,
+        title=title,
+        explain=explain + " (This is the model pack's judgement: no rule matched with confidence.)",
+        advice=advice,
+        evidence=[Evidence(line=line.number, text=line.text) for line in lines],
+        step=lines[0].step,
         tests=list(scan.tests),
     )
 

@@ -35,6 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("files", nargs="*", metavar="FILE", help="log files, or - for stdin")
     analyze.add_argument("--format", choices=FORMATS, default="text")
     _add_rules_option(analyze)
+    _add_model_option(analyze)
 
     rules = commands.add_parser("rules", help="test or list rules")
     rule_commands = rules.add_subparsers(
@@ -54,8 +55,39 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("corpus", type=Path, metavar="CORPUS_DIR")
     evaluate.add_argument("--format", choices=("text", "json"), default="text")
     evaluate.add_argument("--misses", action="store_true", help="list every wrong diagnosis")
+    evaluate.add_argument(
+        "--cv",
+        type=int,
+        default=0,
+        metavar="K",
+        help="grouped K-fold cross-validation: train a model per fold (needs scikit-learn)",
+    )
     _add_rules_option(evaluate)
+    _add_model_option(evaluate)
+
+    train = commands.add_parser("train", help="train a model pack on labelled corpora")
+    train.add_argument("corpora", nargs="+", type=Path, metavar="CORPUS_DIR")
+    train.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--folds", type=int, default=5, help="folds of the calibration CV")
+    train.add_argument(
+        "--no-rule-examples",
+        dest="rule_examples",
+        action="store_false",
+        help="do not add the rules' match examples to the training data",
+    )
+    _add_rules_option(train)
     return parser
+
+
+def _add_model_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model", type=Path, metavar="PATH", help="model pack to use instead of the bundled one"
+    )
+    parser.add_argument(
+        "--no-model", dest="use_model", action="store_false", help="rules only, no model pack"
+    )
 
 
 def _add_bundled_option(parser: argparse.ArgumentParser) -> None:
@@ -83,16 +115,36 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "analyze":
         from pipeline_guard.commands import analyze
 
-        return analyze.run(args.files, args.format, args.rules, args.bundled)
+        return analyze.run(
+            sources=args.files,
+            fmt=args.format,
+            rule_dirs=args.rules,
+            bundled=args.bundled,
+            model_path=args.model,
+            use_model=args.use_model,
+        )
     if args.command == "rules":
         from pipeline_guard.commands import rules
 
         if args.rules_command == "test":
             return rules.run_tests(args.dirs, args.bundled)
         return rules.list_rules(args.rules, args.format, args.bundled)
+    if args.command == "train":
+        from pipeline_guard.commands import train
+
+        return train.run(args.corpora, args.output, args.rules, args.bundled, args)
     from pipeline_guard.commands import evaluate
 
-    return evaluate.run(args.corpus, args.rules, args.format, args.misses, args.bundled)
+    return evaluate.run(
+        corpus_dir=args.corpus,
+        rule_dirs=args.rules,
+        fmt=args.format,
+        show_misses=args.misses,
+        bundled=args.bundled,
+        model_path=args.model,
+        use_model=args.use_model,
+        folds=args.cv,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

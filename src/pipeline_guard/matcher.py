@@ -3,18 +3,21 @@
 How (see ``benchmarks/`` for the numbers):
 
 1. **Prefilter.** One RE2 regex, the case-blind alternation of every rule's keywords (see
-   :mod:`pipeline_guard.keywords`), of the step markers and of a few generic error words, is
-   run over each cleaned chunk of raw bytes. RE2 turns the alternation into one DFA, so the
-   scan costs about the same for 10 rules or 1,000. Only lines with a hit go further.
-2. **Verify.** A candidate line is cleaned (:func:`~pipeline_guard.clean.clean_line`) and
-   matched against an RE2 *set* of every single-line pattern at once, which says which rules
-   really match. Multi-line rules (``window > 1``) search the candidate line and the lines
-   after it. Rules with a ``(?P<test>...)`` group are matched again to read the test name.
+   :mod:`pipeline_guard.keywords`) and of the step markers, runs over each cleaned chunk of raw
+   bytes. RE2 turns an alternation of literals into one DFA, so the scan costs about the same
+   for 10 rules or 1,000. Only lines with a hit go further, and each such line once.
+2. **Verify.** On a candidate line, every keyword present is looked up (including keywords
+   hidden inside a longer one that matched at the same place), and only the rules owning those
+   keywords run their regexes on the cleaned line (:func:`~pipeline_guard.clean.clean_bytes`):
+   all at once, as one RE2 *set* per keyword, built the first time a log hits that keyword, so
+   start-up does not pay for the hundreds of rules a given log never gets near. Multi-line
+   rules (``window > 1``) search the candidate line and the lines after it. A line is decoded
+   only once a rule matched it.
 
-RE2 runs in time linear in the text, and a line is at most ``MAX_LINE_BYTES`` long, so a rule
-cannot make the scan hang (no catastrophic backtracking). The result keeps, per rule, the
-first :data:`MAX_HITS_PER_RULE` hits and a count of the rest; plus the last error-looking lines
-and the last lines of the log, which diagnosis uses when no rule fires.
+RE2 runs in time linear in the text, and a cleaned line is at most ``MAX_LINE_BYTES`` long, so
+a rule cannot make the scan hang (no catastrophic backtracking). The result keeps, per rule,
+the first :data:`MAX_HITS_PER_RULE` hits and a count of the rest; plus the last lines of the
+log and the error-looking ones among them, which diagnosis uses when no rule fires.
 """
 
 from __future__ import annotations
@@ -27,9 +30,9 @@ from typing import Any
 
 import re2
 
-from pipeline_guard.clean import Chunk, CleanLine, clean_line
-from pipeline_guard.keywords import derive_keywords
-from pipeline_guard.rules import Rule, re2_options
+from pipeline_guard.clean import Chunk, CleanLine, clean_bytes, clean_line, decoded_line
+from pipeline_guard.keywords import Needle, literal_needle
+from pipeline_guard.rules import Rule, re2_options, rule_needles
 from pipeline_guard.sections import MARKER_KEYWORDS, StepTracker
 
 MAX_HITS_PER_RULE = 20
@@ -61,9 +64,7 @@ ERRORISH_KEYWORDS = (
     "✗",
     "×",
 )
-"""Words that make a line worth keeping as context even when no rule matches it."""
-
-_KIND_RULE, _KIND_MARKER = 1, 2
+"""Words that make a line near the end worth keeping as context even when no rule matches."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +89,14 @@ class ScanResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _MultiLine:
-    rule: Rule
-    keywords: tuple[str, ...]
-    patterns: tuple[Any, ...]
+class _Verifier:
+    """The single-line patterns of the rules owning one keyword, as one RE2 set."""
+
+    patterns: Any
+    owners: tuple[Rule, ...]
+    """The rule of each pattern, by the index the set reports."""
+    windows: tuple[Rule, ...]
+    """Multi-line rules owning the keyword: searched separately, over their window."""
 
 
 class Matcher:
@@ -99,81 +104,92 @@ class Matcher:
 
     def __init__(self, rules: Sequence[Rule]) -> None:
         self.rules = list(rules)
-        options = re2_options()
-        self._set = re2.Set.SearchSet(options)
-        self._set_owner: list[Rule] = []
         self._compiled: dict[str, list[Any]] = {}
-        self._multiline: list[_MultiLine] = []
-        self._kinds: dict[bytes, int] = {}
-        regex_parts: list[str] = []
-        for rule in self.rules:
-            compiled = [re2.compile(pattern, options) for pattern in rule.patterns]
-            self._compiled[rule.id] = compiled
-            keywords = self._keywords(rule, regex_parts)
-            if rule.window > 1:
-                self._multiline.append(_MultiLine(rule, tuple(keywords), tuple(compiled)))
-                continue
-            for pattern in rule.patterns:
-                self._set.Add(pattern)
-                self._set_owner.append(rule)
-        if self._set_owner:
-            self._set.Compile()
-        for keyword in MARKER_KEYWORDS:
-            self._add_keyword(keyword, _KIND_MARKER)
-        self._prefilter = self._build_prefilter(regex_parts)
-        self._find = _span_finder(self._prefilter)
-
-    def _keywords(self, rule: Rule, regex_parts: list[str]) -> list[str]:
-        keywords: list[str] = []
-        if rule.keywords:
-            keywords = [keyword.lower() for keyword in rule.keywords]
-        else:
-            for pattern in rule.patterns:
-                derived = derive_keywords(pattern)
-                if derived is None:
-                    regex_parts.append(_unanchored(pattern))
-                else:
-                    keywords.extend(derived)
-        for keyword in keywords:
-            self._add_keyword(keyword, _KIND_RULE)
-        return keywords
-
-    def _add_keyword(self, keyword: str, kind: int) -> None:
-        key = keyword.lower().encode()
-        self._kinds[key] = self._kinds.get(key, 0) | kind
-
-    def _build_prefilter(self, regex_parts: list[str]) -> Any:
-        literals = sorted(self._kinds, key=lambda key: (-len(key), key))
-        parts = [re.escape(key.decode()) for key in literals]
-        parts += [f"(?:{part})" for part in regex_parts]
+        self._verifiers: dict[int, _Verifier] = {}
+        self._order = {rule.id: index for index, rule in enumerate(self.rules)}
+        owners: dict[Needle, set[int]] = {
+            literal_needle(marker): set() for marker in MARKER_KEYWORDS
+        }
+        for index, rule in enumerate(self.rules):
+            for needle in rule_needles(rule):
+                owners.setdefault(needle, set()).add(index)
+        self._needles = sorted(owners)
+        self._owners = [frozenset(owners[needle]) for needle in self._needles]
+        markers = {literal_needle(marker) for marker in MARKER_KEYWORDS}
+        self._is_marker = [needle in markers for needle in self._needles]
         options = re2_options()
         options.never_capture = True
-        options.case_sensitive = False
-        return re2.compile("|".join(parts).encode(), options)
+        regexes = [needle.prefilter_regex.encode("utf-8") for needle in self._needles]
+        self._prefilter = re2.compile(b"|".join(regexes), options)
+        self._find = _span_finder(self._prefilter)
+        self._at_start = re2.Set.MatchSet(options)
+        for regex in regexes:
+            self._at_start.Add(regex)
+        self._at_start.Compile()
 
     def scan(self, chunks: Iterable[Chunk]) -> ScanResult:
         """Match every rule against every line of a log given as cleaned chunks."""
         return _Scan(self).run(chunks)
 
     def patterns_of(self, rule: Rule) -> list[Any]:
-        return self._compiled[rule.id]
+        """A rule's compiled patterns, compiled on first use.
 
-    def matching_rules(self, line: CleanLine) -> list[Rule]:
-        """Single-line rules whose pattern matches this cleaned line."""
-        if not self._set_owner:
-            return []
-        found = self._set.Match(line.text)
-        if not found:
-            return []
-        seen: dict[str, Rule] = {}
-        for index in sorted(found):
-            rule = self._set_owner[index]
-            seen.setdefault(rule.id, rule)
-        return list(seen.values())
+        A window rule's patterns are multi-line: ``^`` and ``$`` match at each line's start and
+        end inside the window.
+        """
+        compiled = self._compiled.get(rule.id)
+        if compiled is None:
+            prefix = "(?m)" if rule.window > 1 else ""
+            compiled = [re2.compile(prefix + pattern, re2_options()) for pattern in rule.patterns]
+            self._compiled[rule.id] = compiled
+        return compiled
+
+    def needles_in(self, raw: bytes, first: int) -> set[int]:
+        """Every needle (by index) found in this raw line.
+
+        ``first`` is where the prefilter's first hit on the line starts; the set of needles
+        matching there is read off an anchored RE2 set, and the search goes on from just
+        after that position, so overlapping needles are not missed.
+        """
+        found: set[int] = set()
+        position: int | None = first
+        end = len(raw)
+        while position is not None:
+            found.update(self._at_start.Match(raw[position:]) or ())
+            span = self._find(raw, position + 1, end)
+            position = span[0] if span is not None else None
+        return found
+
+    def is_marker(self, needle: int) -> bool:
+        return self._is_marker[needle]
+
+    def order(self, rule: Rule) -> int:
+        return self._order[rule.id]
+
+    def verifier(self, needle: int) -> _Verifier:
+        """The RE2 set for the rules owning a needle, compiled on first use."""
+        verifier = self._verifiers.get(needle)
+        if verifier is None:
+            verifier = self._verifiers[needle] = self._build_verifier(needle)
+        return verifier
+
+    def _build_verifier(self, needle: int) -> _Verifier:
+        rules = [self.rules[index] for index in sorted(self._owners[needle])]
+        patterns = re2.Set.SearchSet(re2_options())
+        owners: list[Rule] = []
+        for rule in rules:
+            if rule.window == 1:
+                for pattern in rule.patterns:
+                    patterns.Add(pattern.encode("utf-8"))
+                    owners.append(rule)
+        if owners:
+            patterns.Compile()
+        windows = tuple(rule for rule in rules if rule.window > 1)
+        return _Verifier(patterns if owners else None, tuple(owners), windows)
 
     def test_name(self, rule: Rule, text: str) -> str | None:
         """The failing test a rule's ``(?P<test>...)`` group names in this line, if any."""
-        for pattern in self._compiled[rule.id]:
+        for pattern in self.patterns_of(rule):
             if "test" in pattern.groupindex:
                 found = pattern.search(text)
                 if found and found.group("test"):
@@ -198,18 +214,6 @@ def _span_finder(pattern: Any) -> Callable[[bytes, int, int], tuple[int, int] | 
     return find
 
 
-def _unanchored(pattern: str) -> str:
-    """A pattern for the prefilter, which sees raw lines: drop top-level ``^``/``$`` anchors.
-
-    The raw line may still carry a timestamp prefix or a ``\\r`` that cleaning removes; the
-    prefilter only has to find a superset of the candidate lines.
-    """
-    stripped = pattern.removeprefix("^")
-    if stripped.endswith("$") and not stripped.endswith("\\$"):
-        stripped = stripped[:-1]
-    return stripped
-
-
 class _Scan:
     """The state of one scan; a class only so the per-chunk loop has short functions."""
 
@@ -218,7 +222,7 @@ class _Scan:
         self.result = ScanResult()
         self.steps = StepTracker()
         self.step_changes: list[tuple[int, str | None]] = [(0, None)]
-        self.pending: list[tuple[_MultiLine, int, bytes, str | None]] = []
+        self.pending: list[tuple[Rule, int, bytes, str | None]] = []
         self.tests_seen: set[str] = set()
         self.tail_data = b""
         self.tail_first = 1
@@ -240,7 +244,6 @@ class _Scan:
         data = chunk.data
         end = len(data)
         find = self.matcher._find
-        kinds = self.matcher._kinds
         line_no = chunk.first_line
         counted_to = 0
         pos = 0
@@ -248,15 +251,16 @@ class _Scan:
             span = find(data, pos, end)
             if span is None:
                 break
-            start, stop = span
+            start = span[0]
             line_no += data.count(b"\n", counted_to, start)
             line_start = data.rfind(b"\n", 0, start) + 1
             line_end = data.find(b"\n", start)
             counted_to = line_end
             raw = data[line_start:line_end]
-            if kinds.get(data[start:stop].lower(), _KIND_RULE) & _KIND_MARKER:
+            needles = self.matcher.needles_in(raw, start - line_start)
+            if any(self.matcher.is_marker(needle) for needle in needles):
                 self._feed_marker(line_no, raw)
-            self._verify(chunk, line_start, line_no, raw)
+            self._verify(chunk, line_start, line_no, raw, needles)
             pos = line_end + 1
 
     def _feed_marker(self, line_no: int, raw: bytes) -> None:
@@ -269,55 +273,63 @@ class _Scan:
         index = bisect.bisect_right(self.step_changes, line_no, key=lambda change: change[0])
         return self.step_changes[index - 1][1]
 
-    def _verify(self, chunk: Chunk, line_start: int, line_no: int, raw: bytes) -> None:
-        line = clean_line(raw, line_no, self.steps.current)
-        for rule in self.matcher.matching_rules(line):
-            self._record(rule, line)
-        if self.matcher._multiline:
-            self._verify_multiline(chunk, line_start, line)
+    def _verify(
+        self, chunk: Chunk, line_start: int, line_no: int, raw: bytes, needles: set[int]
+    ) -> None:
+        """Run the rules owning the line's needles; decode the line only if one matches."""
+        text, named_step = clean_bytes(raw)
+        matched: dict[str, Rule] = {}
+        windows: dict[str, Rule] = {}
+        for needle in needles:
+            verifier = self.matcher.verifier(needle)
+            if verifier.patterns is not None:
+                for index in verifier.patterns.Match(text) or ():
+                    rule = verifier.owners[index]
+                    matched[rule.id] = rule
+            windows.update((rule.id, rule) for rule in verifier.windows)
+        if not matched and not windows:
+            return
+        step = named_step.decode("utf-8", "replace") if named_step else self.steps.current
+        line = decoded_line(text, line_no, step)
+        for rule in sorted(matched.values(), key=self.matcher.order):
+            self._record(rule, line, None)
+        for rule in windows.values():
+            self._start_window(chunk, line_start, line, rule)
 
-    def _verify_multiline(self, chunk: Chunk, line_start: int, line: CleanLine) -> None:
-        lowered = line.text.lower()
-        for multi in self.matcher._multiline:
-            if not any(keyword in lowered for keyword in multi.keywords):
-                continue
-            raw_window = _lines_from(chunk.data, line_start, multi.rule.window)
-            if raw_window.count(b"\n") < multi.rule.window:
-                self.pending.append((multi, line.number, raw_window, line.step))
-            else:
-                self._match_window(multi, line.number, raw_window, line.step)
+    def _start_window(self, chunk: Chunk, line_start: int, line: CleanLine, rule: Rule) -> None:
+        raw_window = _lines_from(chunk.data, line_start, rule.window)
+        if raw_window.count(b"\n") < rule.window:
+            self.pending.append((rule, line.number, raw_window, line.step))
+        else:
+            self._match_window(rule, line.number, raw_window, line.step)
 
     def _complete_pending(self, chunk: Chunk | None) -> None:
         pending, self.pending = self.pending, []
-        for multi, number, started, step in pending:
+        for rule, number, started, step in pending:
             window = started
             if chunk is not None:
-                missing = multi.rule.window - started.count(b"\n")
-                window += _lines_from(chunk.data, 0, missing)
-            self._match_window(multi, number, window, step)
+                window += _lines_from(chunk.data, 0, rule.window - started.count(b"\n"))
+            self._match_window(rule, number, window, step)
 
-    def _match_window(
-        self, multi: _MultiLine, number: int, raw_window: bytes, step: str | None
-    ) -> None:
+    def _match_window(self, rule: Rule, number: int, raw_window: bytes, step: str | None) -> None:
         lines = raw_window.rstrip(b"\n").split(b"\n")
         cleaned = [clean_line(raw, number + offset, step) for offset, raw in enumerate(lines)]
         text = "\n".join(line.text for line in cleaned)
-        for pattern in multi.patterns:
+        for pattern in self.matcher.patterns_of(rule):
             found = pattern.search(text)
             if found:
                 first = text.count("\n", 0, found.start())
-                self._record(multi.rule, cleaned[first], found)
+                self._record(rule, cleaned[first], found)
                 return
 
-    def _record(self, rule: Rule, line: CleanLine, found: Any = None) -> None:
+    def _record(self, rule: Rule, line: CleanLine, found: Any) -> None:
         counts = self.result.counts
         counts[rule.id] = counts.get(rule.id, 0) + 1
         test = None
         if rule.extracts_tests:
             if found is not None and "test" in found.re.groupindex:
                 test = found.group("test")
-            else:
-                test = self.matcher.test_name(rule, line.text)
+            test = test or self.matcher.test_name(rule, line.text)
             if test and test not in self.tests_seen and len(self.result.tests) < MAX_TESTS:
                 self.tests_seen.add(test)
                 self.result.tests.append(test)
@@ -342,9 +354,11 @@ class _Scan:
             return
         raws = self.tail_data[:-1].split(b"\n")
         numbered = list(enumerate(raws, start=self.tail_first))
-        errorish = [(n, raw) for n, raw in numbered if _ERRORISH_BYTES.search(raw)][-ERRORISH_KEPT:]
-        self.result.errorish = [clean_line(raw, n, self.step_at(n)) for n, raw in errorish]
-        self.result.tail = [clean_line(raw, n, self.step_at(n)) for n, raw in numbered[-TAIL_KEPT:]]
+        errorish = [(n, raw) for n, raw in numbered if _ERRORISH_BYTES.search(raw)]
+        kept = errorish[-ERRORISH_KEPT:]
+        self.result.errorish = [clean_line(raw, n, self.step_at(n)) for n, raw in kept]
+        last = numbered[-TAIL_KEPT:]
+        self.result.tail = [clean_line(raw, n, self.step_at(n)) for n, raw in last]
 
 
 _ERRORISH_BYTES = re.compile(

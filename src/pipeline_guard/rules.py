@@ -17,17 +17,24 @@ whose id is already known replaces the earlier one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any
 
 import re2
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from pipeline_guard import rule_cache
 from pipeline_guard.categories import DEFAULT_PRIORITY, Category
 from pipeline_guard.errors import ConfigError, RuleError
+from pipeline_guard.keywords import (
+    MIN_KEYWORD,
+    Needle,
+    derive_needles,
+    literal_needle,
+    remember_needles,
+)
 
 REPO_RULES_DIR = Path(".pipeline-guard") / "rules"
 MAX_WINDOW = 20
@@ -156,9 +163,56 @@ def load_rule_dir(directory: Path) -> list[Rule]:
 
 
 def load_rule_file(path: Path) -> list[Rule]:
-    """Parse and validate one rule file; any problem is one :class:`RuleError` line."""
+    """Parse and validate one rule file; any problem is one :class:`RuleError` line.
+
+    A file loaded before with the same bytes comes from :mod:`pipeline_guard.rule_cache`.
+    """
     try:
-        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_yaml_loader())
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    cached = rule_cache.read_entry(data)
+    if cached is not None:
+        remember_needles(rule_cache.needles_from(cached))
+        return [_construct(path, raw) for raw in cached["rules"]]
+    rules = _parse_rule_file(path, data)
+    needles = {pattern: derive_needles(pattern) for rule in rules for pattern in rule.patterns}
+    for rule in rules:
+        rule_needles(rule)  # a pattern with nothing to scan for is a rule error
+    rule_cache.write_entry(data, [rule.model_dump(mode="json") for rule in rules], needles)
+    return rules
+
+
+def _construct(path: Path, raw: dict[str, Any]) -> Rule:
+    """A rule from the cache, validated when it was cached: no need to do it again."""
+    fields = {**raw, "examples": Examples.model_construct(**raw["examples"]), "source": str(path)}
+    return Rule.model_construct(**fields)
+
+
+def rule_needles(rule: Rule) -> list[Needle]:
+    """What the prefilter looks for on behalf of a rule: its keywords, or derived needles.
+
+    Raises :class:`RuleError` for a pattern with nothing to scan for, naming the rule.
+    """
+    if rule.keywords:
+        return [literal_needle(keyword) for keyword in rule.keywords]
+    needles: list[Needle] = []
+    for index, pattern in enumerate(rule.patterns, start=1):
+        derived = derive_needles(pattern)
+        if derived is None:
+            raise RuleError(
+                f"{rule.source or '(rules)'}: rule {rule.id}: patterns: pattern {index} contains "
+                f"no literal text of {MIN_KEYWORD}+ characters to scan for; add `keywords:`"
+            )
+        needles.extend(derived)
+    return needles
+
+
+def _parse_rule_file(path: Path, data: bytes) -> list[Rule]:
+    import yaml  # noqa: PLC0415 - only a cache miss needs the parser (start-up time)
+
+    try:
+        document = yaml.load(data.decode("utf-8"), Loader=_yaml_loader())
     except UnicodeDecodeError:
         raise RuleError(f"{path}: not UTF-8 text") from None
     except yaml.YAMLError as exc:
@@ -166,8 +220,6 @@ def load_rule_file(path: Path) -> list[Rule]:
         line = f" line {where.line + 1}:" if where is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RuleError(f"{path}:{line} invalid YAML: {problem}") from None
-    except OSError as exc:
-        raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
     if document is None:
         return []
     try:
@@ -197,11 +249,8 @@ def _first_error(exc: ValidationError) -> str:
     return f"{field}: {message}"
 
 
-def _yaml_loader() -> type[yaml.SafeLoader]:
+def _yaml_loader() -> Any:
     """libyaml's loader when PyYAML has it (several times faster), else the Python one."""
-    loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return loader
+    import yaml  # noqa: PLC0415 - see _parse_rule_file
 
-
-def rule_ids(rules: Iterable[Rule]) -> list[str]:
-    return [rule.id for rule in rules]
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)

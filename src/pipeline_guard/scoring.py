@@ -81,3 +81,29 @@ def format_table(scores: Scores, top_confusions: int = 10) -> str:
         for gold, predicted, count in scores.confusions[:top_confusions]:
             rows.append(f"  {gold} -> {predicted}: {count}")
     return "\n".join(rows) + "\n"
+
+
+def format_comparison(columns: dict[str, Scores], top_confusions: int = 10) -> str:
+    """Several approaches side by side: P/R/F1 per category, then accuracy and macro-F1."""
+    names = list(columns)
+    categories = [item.category for item in next(iter(columns.values())).per_category]
+    head = f"{'category':<15} {'n':>4}" + "".join(f"  {name:^20}" for name in names)
+    sub = f"{'':<15} {'':>4}" + "".join(f"  {'P':>6}{'R':>7}{'F1':>7}" for _ in names)
+    rows = [head, sub]
+    for index, category in enumerate(categories):
+        first = columns[names[0]].per_category[index]
+        cells = "".join(
+            f"  {s.precision:>6.2f}{s.recall:>7.2f}{s.f1:>7.2f}"
+            for s in (columns[name].per_category[index] for name in names)
+        )
+        rows.append(f"{category:<15} {first.support:>4}{cells}")
+    rows.append("")
+    rows.append(f"{'accuracy':<20}" + "".join(f"  {columns[n].accuracy:^20.3f}" for n in names))
+    rows.append(f"{'macro-F1':<20}" + "".join(f"  {columns[n].macro_f1:^20.3f}" for n in names))
+    last = names[-1]
+    if columns[last].confusions:
+        rows.append("")
+        rows.append(f"top confusions, {last} (label -> predicted: count)")
+        for gold, predicted, count in columns[last].confusions[:top_confusions]:
+            rows.append(f"  {gold} -> {predicted}: {count}")
+    return "\n".join(rows) + "\n"

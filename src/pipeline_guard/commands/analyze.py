@@ -6,25 +6,43 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline_guard.analyze import analyze_sources
+from pipeline_guard.analyze import Outcome, iter_outcomes
 from pipeline_guard.error_handler import report_error
-from pipeline_guard.errors import UsageError
+from pipeline_guard.errors import GuardError, UsageError
 from pipeline_guard.matcher import Matcher
+from pipeline_guard.model_choice import choose_model
 from pipeline_guard.render import render, use_colour
 from pipeline_guard.rules import load_rules
 
 
-def run(sources: Sequence[str], fmt: str, rule_dirs: Sequence[Path], bundled: bool = True) -> int:
+def run(
+    *,
+    sources: Sequence[str],
+    fmt: str,
+    rule_dirs: Sequence[Path],
+    bundled: bool = True,
+    model_path: Path | None = None,
+    use_model: bool = True,
+) -> int:
     """Diagnose every source; exit 2 if any could not be read (the others are still printed)."""
     if not sources:
         if sys.stdin.isatty():
             raise UsageError("no log given: pass log files, or '-' to read one from standard input")
         sources = ["-"]
     matcher = Matcher(load_rules(rule_dirs, bundled=bundled))
-    outcomes = analyze_sources(sources, matcher)
+    model = choose_model(model_path, use_model)
+    outcomes: list[Outcome] = []
+    stopped: GuardError | None = None
+    try:
+        outcomes.extend(iter_outcomes(sources, matcher, model))
+    except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
+        stopped = exc
     sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout)))
     sys.stdout.flush()
     failed = [outcome for outcome in outcomes if outcome.error]
     for outcome in failed:
         report_error(outcome.error or "")
+    if stopped is not None:
+        report_error(str(stopped))
+        return stopped.exit_code
     return 2 if failed else 0

@@ -1,0 +1,63 @@
+"""Which model pack a command uses, loaded only when a log needs it.
+
+``--no-model`` means none; ``--model PATH`` or ``model:`` in ``.pipeline-guard.yml`` names one
+(``model: none`` turns it off); otherwise the bundled pack (``rules/model/default.npz``) when
+it exists. The pack is read (and numpy imported) on the first log whose rules are not sure
+enough on their own, which most logs never reach; a missing file is reported at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipeline_guard.config import load_config
+from pipeline_guard.errors import ModelError
+from pipeline_guard.prediction import Prediction
+from pipeline_guard.rules import bundled_rules_dir
+
+if TYPE_CHECKING:
+    from pipeline_guard.model import ModelPack
+
+
+def bundled_model_path() -> Path:
+    """The model pack shipped with the rules."""
+    return bundled_rules_dir() / "model" / "default.npz"
+
+
+class LazyModel:
+    """A model pack read from ``path`` on first use; a :class:`~.prediction.Scorer`."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.is_file():
+            raise ModelError(f"{path}: model file not found")
+        self.path = path
+        self._pack: ModelPack | None = None
+
+    @property
+    def pack(self) -> ModelPack:
+        if self._pack is None:
+            from pipeline_guard.model import load_model  # noqa: PLC0415 - numpy on demand
+
+            self._pack = load_model(self.path)
+        return self._pack
+
+    @property
+    def threshold(self) -> float:
+        return self.pack.threshold
+
+    def predict(self, lines: Sequence[str]) -> Prediction:
+        return self.pack.predict(lines)
+
+
+def choose_model(path: Path | None, enabled: bool = True) -> LazyModel | None:
+    if not enabled:
+        return None
+    if path is not None:
+        return LazyModel(path)
+    configured = load_config().model
+    if configured is not None:
+        return None if configured.lower() == "none" else LazyModel(Path(configured))
+    bundled = bundled_model_path()
+    return LazyModel(bundled) if bundled.is_file() else None
