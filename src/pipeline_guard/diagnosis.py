@@ -77,7 +77,7 @@ class Diagnosis(BaseModel):
 
 def diagnose(scan: ScanResult, source: str, model: Scorer | None = None) -> Diagnosis:
     """The one diagnosis for a scanned log, from its rule matches and the model pack."""
-    decisive = min(scan.hits, key=_root_cause_order) if scan.hits else None
+    decisive = root_cause(scan.hits)
     rule_confidence = decisive.rule.confidence if decisive is not None else None
     if model is not None and not rule_decides_alone(rule_confidence):
         window = failure_window(scan)
@@ -147,8 +147,16 @@ def _from_model(
     )
 
 
-def _root_cause_order(hit: Hit) -> tuple[int, int]:
-    return (-hit.rule.rank, hit.line.number)
+def root_cause(hits: Sequence[Hit]) -> Hit | None:
+    """The hit that names the earliest root cause: the highest rank, then the first line.
+
+    Ranks order the categories by what can cause what (an environment failure breaks the
+    install, which breaks the build, which breaks the tests), so the cause outranks its
+    effects wherever it appears; weak signals (retry warnings, wrapper summaries) carry low
+    ranks of their own and decide only when nothing stronger matched. Between equals, what
+    broke first in the log wins.
+    """
+    return min(hits, key=lambda hit: (-hit.rule.rank, hit.line.number), default=None)
 
 
 def _evidence(decisive: Hit, hits: Sequence[Hit]) -> list[Evidence]:
