@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,3 +71,10 @@ def run_cli(
         timeout=120,
         check=False,
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep the suite's rule cache out of the user's home (the CLI tests inherit it)."""
+    del config
+    cache = Path(tempfile.mkdtemp(prefix="pipeline-guard-test-cache-"))
+    os.environ.setdefault("PIPELINE_GUARD_CACHE_DIR", str(cache))

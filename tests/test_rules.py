@@ -119,3 +119,26 @@ def test_rule_checks_catch_wrong_examples_dead_patterns_and_clashes() -> None:
         "matches its no_match example 'ECONNRESET again'",
         "pattern 2 matches none of the match examples",
     ]
+
+
+def test_rules_from_the_cache_equal_freshly_validated_ones(
+    write_rules: WriteRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIPELINE_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+    directory = write_rules(GOOD)
+    fresh = load_rule_dir(directory)
+    assert list((tmp_path / "cache").glob("*.json")), "the first load writes the cache"
+    cached = load_rule_dir(directory)
+    assert cached == fresh
+    assert type(cached[0].category) is type(fresh[0].category)
+    (directory / "rules.yml").write_text(GOOD.replace("title: connection reset", "title: changed"))
+    assert load_rule_dir(directory)[0].title == "changed", "a changed file misses the cache"
+
+
+def test_an_unwritable_cache_is_ignored(
+    write_rules: WriteRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("PIPELINE_GUARD_CACHE_DIR", str(blocker / "cache"))
+    assert [rule.id for rule in load_rule_dir(write_rules(GOOD))] == ["demo-reset"]

@@ -2,8 +2,9 @@
 
 ``--no-model`` means none; ``--model PATH`` or ``model:`` in ``.pipeline-guard.yml`` names one
 (``model: none`` turns it off); otherwise the bundled pack (``rules/model/default.npz``) when
-it exists. The pack is read (and numpy imported) on the first log whose rules are not sure
-enough on their own, which most logs never reach; a missing file is reported at once.
+it exists. The bundled pack is read (and numpy imported) on the first log whose rules are not
+sure enough on their own, which most logs never reach. A pack the user named is read at once,
+so a corrupt or outdated file is reported before any log is analysed.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ def bundled_model_path() -> Path:
 class LazyModel:
     """A model pack read from ``path`` on first use; a :class:`~.prediction.Scorer`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, check_now: bool = False) -> None:
         if not path.is_file():
             raise ModelError(f"{path}: model file not found")
         self.path = path
         self._pack: ModelPack | None = None
+        if check_now:
+            _ = self.pack
 
     @property
     def pack(self) -> ModelPack:
@@ -55,9 +58,9 @@ def choose_model(path: Path | None, enabled: bool = True) -> LazyModel | None:
     if not enabled:
         return None
     if path is not None:
-        return LazyModel(path)
+        return LazyModel(path, check_now=True)
     configured = load_config().model
     if configured is not None:
-        return None if configured.lower() == "none" else LazyModel(Path(configured))
+        return None if configured.lower() == "none" else LazyModel(Path(configured), check_now=True)
     bundled = bundled_model_path()
     return LazyModel(bundled) if bundled.is_file() else None

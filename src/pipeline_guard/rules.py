@@ -185,7 +185,12 @@ def load_rule_file(path: Path) -> list[Rule]:
 
 def _construct(path: Path, raw: dict[str, Any]) -> Rule:
     """A rule from the cache, validated when it was cached: no need to do it again."""
-    fields = {**raw, "examples": Examples.model_construct(**raw["examples"]), "source": str(path)}
+    fields = {
+        **raw,
+        "category": Category(raw["category"]),
+        "examples": Examples.model_construct(**raw["examples"]),
+        "source": str(path),
+    }
     return Rule.model_construct(**fields)
 
 
