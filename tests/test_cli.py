@@ -193,6 +193,30 @@ def test_invalid_rule_file_is_a_config_error_without_traceback(
     )
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("    explain: The registry", "    explain: [unclosed\n    x: The registry"),
+            "invalid YAML",
+        ),
+        (
+            ("    advice: Re-run the job.", "    advice: Re-run the job.\n    colour: red"),
+            "colour: unknown field",
+        ),
+    ],
+)
+def test_invalid_yaml_and_unknown_fields_exit_2_with_one_line(
+    write_rules: WriteRules, network_log: Path, change: tuple[str, str], message: str
+) -> None:
+    broken = write_rules(RULES.replace(*change))
+    done = run_cli("analyze", str(network_log), "--rules", str(broken))
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert done.stderr.startswith(f"pipeline-guard: error: {broken / 'rules.yml'}")
+    assert message in done.stderr
+
+
 def test_rules_test_reports_each_failing_example_and_exits_1(write_rules: WriteRules) -> None:
     directory = write_rules(
         RULES.replace("no_match: ['npm ERR! code E404']", "no_match: ['npm ERR! code ETIMEDOUT']")

@@ -22,6 +22,8 @@ class Case:
     category: Category
     path: Path
     source: str
+    evidence: tuple[str, ...] = ()
+    """The decisive line or lines, as the labeller copied them from the log (raw)."""
 
     @property
     def group(self) -> str:
@@ -57,4 +59,5 @@ def _cases(directory: Path, labels: Path) -> Iterator[Case]:
         path = directory / "cases" / f"{case_id}.log"
         if not path.is_file():
             raise UsageError(f"{labels}:{number}: case file {path} is missing")
-        yield Case(case_id, Category(category), path, str(record.get("source", "")))
+        evidence = tuple(part for part in str(record.get("evidence") or "").split(" || ") if part)
+        yield Case(case_id, Category(category), path, str(record.get("source", "")), evidence)

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from pipeline_guard.categories import CATEGORY_TEXT, Action, Category, default_action
 from pipeline_guard.clean import CleanLine
 from pipeline_guard.matcher import Hit, ScanResult
-from pipeline_guard.prediction import Prediction, Scorer
+from pipeline_guard.prediction import WEAK, Prediction, Scorer
 from pipeline_guard.window import failure_window
 
 MAX_EVIDENCE = 6
@@ -79,11 +79,15 @@ def diagnose(scan: ScanResult, source: str, model: Scorer | None = None) -> Diag
     """The one diagnosis for a scanned log, from its rule matches and the model pack."""
     decisive = root_cause(scan.hits)
     rule_confidence = decisive.rule.confidence if decisive is not None else None
-    if model is not None and not rule_decides_alone(rule_confidence):
+    if (
+        model is not None
+        and not rule_decides_alone(rule_confidence)
+        and model_may_speak(rule_confidence, model.scope)
+    ):
         window = failure_window(scan)
         if window:
             prediction = model.predict([line.text for line in window])
-            if model_overrules(rule_confidence, prediction, model.threshold):
+            if model_overrules(rule_confidence, prediction, model.threshold, model.scope):
                 return _from_model(prediction, window, scan, source)
     if decisive is not None:
         return _from_rule(decisive, scan, source)
@@ -96,12 +100,19 @@ def rule_decides_alone(rule_confidence: float | None) -> bool:
 
 
 def model_overrules(
-    rule_confidence: float | None, prediction: Prediction, threshold: float
+    rule_confidence: float | None, prediction: Prediction, threshold: float, scope: str
 ) -> bool:
-    """Whether the model's category replaces a silent or weak rule's verdict."""
-    if rule_decides_alone(rule_confidence) or prediction.category == Category.UNKNOWN:
+    """Whether the model's category replaces the rules' verdict (or their silence)."""
+    if not model_may_speak(rule_confidence, scope) or prediction.category == Category.UNKNOWN:
         return False
     return prediction.probability >= threshold and prediction.probability > (rule_confidence or 0.0)
+
+
+def model_may_speak(rule_confidence: float | None, scope: str) -> bool:
+    """Whether the rules leave room for the model, given where the pack may speak."""
+    if rule_confidence is None:
+        return True
+    return scope == WEAK and not rule_decides_alone(rule_confidence)
 
 
 def _from_rule(decisive: Hit, scan: ScanResult, source: str) -> Diagnosis:

@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Iterable
 
 FEATURE_VERSION = 1
-DEFAULT_BITS = 18
+DEFAULT_BITS = 16
 MAX_TOKEN_CHARS = 40
 
 _TOKEN = re.compile(r"[a-z][a-z0-9_.+-]*[a-z0-9](?:[!:]|\[e)?|[a-z][!:]?|[✖✗×●]")

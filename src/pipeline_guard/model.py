@@ -1,4 +1,4 @@
-"""The model pack: a linear classifier over hashed tokens, stored as plain data, run with numpy.
+"""The model pack: a linear classifier of log lines, stored as plain data, run with numpy.
 
 A model pack is **data, not code**: loading one never runs anything from the file (a pickle
 from a repository would be code execution). It is a zip file in NumPy's ``.npz`` layout,
@@ -8,9 +8,10 @@ read with ``allow_pickle=False``, holding:
     a JSON document (stored as a 0-d unicode array)::
 
         {"format": "pipeline-guard-model", "version": 1,
-         "features": {"kind": "hashed-tokens", "version": 1, "bits": 18, "input": "binary-l2"},
-         "classes": ["auth", ...], "temperature": 1.7, "threshold": 0.6,
-         "trained": {...provenance: corpora, samples, seed, classifier...}}
+         "features": {"kind": "hashed-tokens", "version": 1, "bits": 16, "input": "line-max"},
+         "classes": ["auth", ..., "noise", ...], "temperature": 1.7, "threshold": 0.6,
+         "scope": "silent",
+         "trained": {...provenance: corpora, logs, seed, classifier...}}
 
 ``feature_ids``
     int64, sorted: the hashed feature ids that carry a weight (all others weigh zero);
@@ -19,116 +20,125 @@ read with ``allow_pickle=False``, holding:
 ``intercept``
     float32, ``len(classes)``.
 
-A window's score for class *c* is ``x · weights[:, c] + intercept[c]`` where ``x`` is its
-feature set, each present feature valued ``1/sqrt(n)`` (``binary-l2``) or 1 (``binary``);
-calibrated probabilities are ``softmax(scores / temperature)``. ``threshold`` is the
-probability above which the model's category may be used when rules are silent (chosen by
-cross-validation at training time).
+The classifier scores **lines**, not whole logs: a failure is recognised by its most telling
+line, however much noise surrounds it. Each line of the failure window is a feature set (see
+:mod:`pipeline_guard.features`), each present feature valued ``1/sqrt(n)``; its score for class
+*c* is ``x · weights[:, c] + intercept[c]`` and its probabilities ``softmax(scores /
+temperature)``. The class ``noise`` stands for lines that say nothing about a failure. The
+window's probability for a category is the highest any of its lines gives it (``line-max``);
+the most probable category is the verdict, and the lines that gave it most are the evidence.
+``threshold`` is the probability from which the model may speak, and ``scope`` where: only
+where no rule matched (``silent``) or also in place of a rule that is not sure (``weak``); both
+are chosen by cross-validation at training time.
 
 Any file that is not exactly this (corrupt, truncated, another format or version) is refused
 with a one-line :class:`~pipeline_guard.errors.ModelError` naming the file.
+
+Inference is plain Python over :mod:`array` buffers (:mod:`pipeline_guard.npy` reads the file):
+importing numpy alone would cost most of the 100 ms a model decision may add to ``analyze``.
+Scoring a window of 200 lines takes about a millisecond. Packs are written by
+:mod:`pipeline_guard.training`, which has numpy and scikit-learn.
 """
 
 from __future__ import annotations
 
-import io
+import bisect
 import json
 import math
 import zipfile
+from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import numpy.typing as npt
-
 from pipeline_guard.errors import ModelError
 from pipeline_guard.features import FEATURE_VERSION, line_features
-from pipeline_guard.prediction import Prediction
+from pipeline_guard.npy import Array, NpyError, read_npz
+from pipeline_guard.prediction import SCOPES, Prediction
 
 MODEL_FORMAT = "pipeline-guard-model"
 MODEL_VERSION = 1
-INPUTS = ("binary-l2", "binary")
-_ARRAYS = ("meta", "feature_ids", "weights", "intercept")
+INPUTS = ("line-max",)
+NOISE = "noise"
+"""The class of lines that say nothing about a failure."""
+_NUMERIC = ("feature_ids", "weights", "intercept")
 
 
 @dataclass(frozen=True)
 class ModelPack:
     classes: list[str]
-    feature_ids: npt.NDArray[np.int64]
-    weights: npt.NDArray[np.float32]
-    intercept: npt.NDArray[np.float32]
+    feature_ids: array  # type: ignore[type-arg]
+    """int64, sorted."""
+    weights: array  # type: ignore[type-arg]
+    """float32, ``len(feature_ids) × len(classes)`` flattened row by row."""
+    intercept: list[float]
     bits: int
     input: str
     temperature: float
     threshold: float
+    scope: str
     meta: dict[str, Any]
 
     def predict(self, lines: Sequence[str]) -> Prediction:
         """Score a failure window given as its lines' texts."""
-        per_line = [line_features(text, self.bits) for text in lines]
-        present = sorted(set().union(*per_line)) if per_line else []
-        rows = self._rows(present)
-        value = self._value(len(present))
-        scores = self.weights[list(rows.values())].sum(axis=0) * value + self.intercept
-        probabilities = softmax(scores.astype(np.float64) / self.temperature)
-        best = int(np.argmax(probabilities))
-        column = self.weights[:, best]
-        line_scores = [
-            float(sum(column[rows[feature]] for feature in features if feature in rows) * value)
-            for features in per_line
-        ]
-        return Prediction(
-            category=self.classes[best],
-            probability=float(probabilities[best]),
-            probabilities={
-                name: float(p) for name, p in zip(self.classes, probabilities, strict=True)
-            },
-            line_scores=line_scores,
-        )
+        return window_prediction(self.classes, [self.line_probabilities(text) for text in lines])
 
-    def _rows(self, features: Sequence[int]) -> dict[int, int]:
-        """Row of each known feature id in ``weights``."""
-        if not features:
-            return {}
-        wanted = np.asarray(features, dtype=np.int64)
-        rows = np.searchsorted(self.feature_ids, wanted)
-        rows = np.minimum(rows, len(self.feature_ids) - 1)
-        known = self.feature_ids[rows] == wanted
-        return {int(f): int(r) for f, r in zip(wanted[known], rows[known], strict=True)}
-
-    def _value(self, present: int) -> float:
-        if self.input == "binary" or present == 0:
-            return 1.0
-        return 1.0 / math.sqrt(present)
+    def line_probabilities(self, text: str) -> list[float]:
+        """Calibrated class probabilities of one line."""
+        features = line_features(text, self.bits)
+        scores = list(self.intercept)
+        if features:
+            weight = 1.0 / math.sqrt(len(features))
+            width = len(self.classes)
+            ids, weights = self.feature_ids, self.weights
+            for feature in features:
+                row = bisect.bisect_left(ids, feature)
+                if row < len(ids) and ids[row] == feature:
+                    base = row * width
+                    for column in range(width):
+                        scores[column] += weights[base + column] * weight
+        return softmax([score / self.temperature for score in scores])
 
 
-def softmax(scores: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    shifted = np.exp(scores - scores.max())
-    result: npt.NDArray[np.float64] = shifted / shifted.sum()
-    return result
+def window_prediction(
+    classes: Sequence[str], probabilities: Sequence[Sequence[float]]
+) -> Prediction:
+    """The verdict on a window from its lines' probabilities (``line-max``, see above)."""
+    categories = [index for index, name in enumerate(classes) if name != NOISE]
+    rows = list(probabilities) or [[1.0 / len(classes)] * len(classes)]
+    best_per_category = {index: max(row[index] for row in rows) for index in categories}
+    best = max(categories, key=lambda index: best_per_category[index])
+    return Prediction(
+        category=classes[best],
+        probability=best_per_category[best],
+        probabilities={classes[index]: value for index, value in best_per_category.items()},
+        line_scores=[row[best] for row in probabilities],
+    )
+
+
+def softmax(scores: Sequence[float]) -> list[float]:
+    top = max(scores)
+    exps = [math.exp(score - top) for score in scores]
+    total = sum(exps)
+    return [value / total for value in exps]
 
 
 def load_model(path: Path) -> ModelPack:
     """Read and validate a model pack; a one-line :class:`ModelError` for anything wrong."""
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [name for name in _ARRAYS if name not in archive.files]
-            if missing:
-                raise ModelError(
-                    f"{path}: not a pipeline-guard model pack (missing {', '.join(missing)})"
-                )
-            arrays = {name: archive[name] for name in _ARRAYS}
-    except ModelError:
-        raise
+        arrays, meta_text = read_npz(path, _NUMERIC)
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
     except IsADirectoryError:
         raise ModelError(f"{path}: is a directory, not a model file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+    except NpyError as exc:
+        if str(exc).startswith("missing"):
+            raise ModelError(f"{path}: not a pipeline-guard model pack ({exc})") from None
+        raise ModelError(f"{path}: corrupt or truncated model file ({exc})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: corrupt or truncated model file ({_reason(exc)})") from None
-    return _validated(path, arrays)
+    return _validated(path, meta_text, arrays)
 
 
 def _reason(exc: BaseException) -> str:
@@ -136,10 +146,10 @@ def _reason(exc: BaseException) -> str:
     return text[:120]
 
 
-def _validated(path: Path, arrays: dict[str, Any]) -> ModelPack:
+def _validated(path: Path, meta_text: str, arrays: dict[str, Array]) -> ModelPack:
     try:
-        meta = json.loads(str(arrays["meta"]))
-    except (json.JSONDecodeError, TypeError):
+        meta = json.loads(meta_text)
+    except json.JSONDecodeError:
         raise ModelError(f"{path}: corrupt model file (meta is not JSON)") from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise ModelError(f"{path}: not a pipeline-guard model pack")
@@ -155,38 +165,37 @@ def _validated(path: Path, arrays: dict[str, Any]) -> ModelPack:
             f"{path}: model was trained on features version {features.get('version')!r}, "
             f"this pipeline-guard computes version {FEATURE_VERSION}; retrain it"
         )
-    return _pack(path, meta, arrays)
-
-
-def _pack(path: Path, meta: dict[str, Any], arrays: dict[str, Any]) -> ModelPack:
     problem = next(_problems(meta, arrays), None)
     if problem:
         raise ModelError(f"{path}: invalid model pack: {problem}")
     return ModelPack(
         classes=list(meta["classes"]),
-        feature_ids=arrays["feature_ids"].astype(np.int64),
-        weights=arrays["weights"].astype(np.float32),
-        intercept=arrays["intercept"].astype(np.float32),
-        bits=meta["features"]["bits"],
-        input=meta["features"]["input"],
+        feature_ids=arrays["feature_ids"].data,
+        weights=arrays["weights"].data,
+        intercept=list(arrays["intercept"].data),
+        bits=features["bits"],
+        input=features["input"],
         temperature=float(meta["temperature"]),
         threshold=float(meta["threshold"]),
+        scope=meta["scope"],
         meta=meta,
     )
 
 
-def _problems(meta: dict[str, Any], arrays: dict[str, Any]) -> Iterator[str]:
+def _problems(meta: dict[str, Any], arrays: dict[str, Array]) -> Iterator[str]:
     """Everything wrong with a pack's contents, most basic first (stops at a broken shape)."""
     classes, features = meta.get("classes"), meta["features"]
     ids, weights, intercept = arrays["feature_ids"], arrays["weights"], arrays["intercept"]
     if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         yield "classes must be a non-empty list of names"
         return
-    if weights.ndim != 2 or weights.shape != (len(ids), len(classes)):
-        yield f"weights shape {weights.shape} does not fit {len(ids)} ids × {len(classes)} classes"
-    if intercept.shape != (len(classes),):
+    if ids.data.typecode != "q" or len(ids.shape) != 1:
+        yield "feature_ids must be a vector of int64"
+    if weights.data.typecode != "f" or weights.shape != (len(ids.data), len(classes)):
+        yield f"weights shape {weights.shape} does not fit {len(ids.data)} × {len(classes)}"
+    if intercept.data.typecode != "f" or intercept.shape != (len(classes),):
         yield f"intercept shape {intercept.shape} does not fit {len(classes)} classes"
-    if ids.ndim != 1 or (len(ids) > 1 and not bool(np.all(np.diff(ids) > 0))):
+    if any(later <= earlier for earlier, later in zip(ids.data, ids.data[1:], strict=False)):
         yield "feature_ids must be sorted and unique"
     if not isinstance(features.get("bits"), int) or not 8 <= features["bits"] <= 30:
         yield "features.bits must be an integer between 8 and 30"
@@ -197,30 +206,7 @@ def _problems(meta: dict[str, Any], arrays: dict[str, Any]) -> Iterator[str]:
         yield "temperature must be a positive number"
     if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
         yield "threshold must be between 0 and 1"
-    if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(intercept))):
+    if meta.get("scope") not in SCOPES:
+        yield f"scope must be one of {', '.join(SCOPES)}"
+    if not all(map(math.isfinite, weights.data)) or not all(map(math.isfinite, intercept.data)):
         yield "weights are not all finite numbers"
-
-
-def save_model(
-    path: Path,
-    meta: dict[str, Any],
-    feature_ids: npt.NDArray[np.int64],
-    weights: npt.NDArray[np.float32],
-    intercept: npt.NDArray[np.float32],
-) -> None:
-    """Write a model pack byte-for-byte reproducibly (fixed zip timestamps, sorted JSON)."""
-    document = {"format": MODEL_FORMAT, "version": MODEL_VERSION, **meta}
-    members = {
-        "meta": np.array(json.dumps(document, sort_keys=True)),
-        "feature_ids": np.ascontiguousarray(feature_ids, dtype=np.int64),
-        "weights": np.ascontiguousarray(weights, dtype=np.float32),
-        "intercept": np.ascontiguousarray(intercept, dtype=np.float32),
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, array in members.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, array, allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, buffer.getvalue())

@@ -2,8 +2,8 @@
 
 ``--no-model`` means none; ``--model PATH`` or ``model:`` in ``.pipeline-guard.yml`` names one
 (``model: none`` turns it off); otherwise the bundled pack (``rules/model/default.npz``) when
-it exists. The bundled pack is read (and numpy imported) on the first log whose rules are not
-sure enough on their own, which most logs never reach. A pack the user named is read at once,
+it exists. The bundled pack is read on the first log whose rules are not sure enough on their
+own, which most logs never reach. A pack the user named is read at once,
 so a corrupt or outdated file is reported before any log is analysed.
 """
 
@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipeline_guard.config import load_config
 from pipeline_guard.errors import ModelError
+from pipeline_guard.model import ModelPack, load_model
 from pipeline_guard.prediction import Prediction
 from pipeline_guard.rules import bundled_rules_dir
-
-if TYPE_CHECKING:
-    from pipeline_guard.model import ModelPack
 
 
 def bundled_model_path() -> Path:
@@ -41,14 +38,16 @@ class LazyModel:
     @property
     def pack(self) -> ModelPack:
         if self._pack is None:
-            from pipeline_guard.model import load_model  # noqa: PLC0415 - numpy on demand
-
             self._pack = load_model(self.path)
         return self._pack
 
     @property
     def threshold(self) -> float:
         return self.pack.threshold
+
+    @property
+    def scope(self) -> str:
+        return self.pack.scope
 
     def predict(self, lines: Sequence[str]) -> Prediction:
         return self.pack.predict(lines)

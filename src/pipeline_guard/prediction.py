@@ -23,10 +23,22 @@ class Prediction:
     """How much each window line pushed towards ``category`` (same order as the window)."""
 
 
+SILENT = "silent"
+"""Scope: the model speaks only where no rule matched at all."""
+WEAK = "weak"
+"""Scope: the model may also replace a rule that is not sure (confidence below the trust)."""
+SCOPES = (SILENT, WEAK)
+
+
 class Scorer(Protocol):
     @property
     def threshold(self) -> float:
-        """The calibrated probability from which the model may overrule weak rules."""
+        """The calibrated probability from which the model may speak."""
+        ...
+
+    @property
+    def scope(self) -> str:
+        """Where the model may speak: :data:`SILENT` or :data:`WEAK` rules."""
         ...
 
     def predict(self, lines: Sequence[str]) -> Prediction:

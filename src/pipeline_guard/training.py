@@ -3,24 +3,33 @@
 Only ``pipeline-guard train`` and ``eval --cv`` import this module (and scikit-learn); the
 runtime path reads the exported pack with numpy alone (:mod:`pipeline_guard.model`).
 
-Training streams: each log is scanned once, its failure window hashed to feature ids
-(:mod:`pipeline_guard.features`) and appended to an on-disk spool, so memory does not grow
-with the corpus. The classifier is scikit-learn's ``SGDClassifier`` with logistic loss
-(averaged), fitted with ``partial_fit`` over shuffled mini-batches read back from the spool,
-class-balanced through sample weights. The rules' own ``match`` examples join the training
-data as tiny labelled windows. Probabilities are calibrated with one temperature fitted on the
-out-of-fold scores of a grouped cross-validation (no project on both sides of a split), and
-the same out-of-fold predictions choose the probability threshold above which the model may
-overrule silent or weak rules. Everything is seeded: the same data and seed give the same
-file, byte for byte.
+The model classifies **lines** (see :mod:`pipeline_guard.model`): a log's failure is told by
+its most telling line. Its training lines are, for every labelled log, the decisive lines the
+labeller marked (``evidence``; without one, the line of the rule that agrees with the label,
+else the most error-looking lines) labelled with the log's category, and a sample of the
+other lines of its failure window labelled ``noise``; plus every rule's ``match`` examples,
+labelled with the rule's category.
+
+Training streams: each log is scanned once, its lines hashed to feature ids
+(:mod:`pipeline_guard.features`) and appended to on-disk spools, so memory does not grow with
+the corpus. The classifier is scikit-learn's ``SGDClassifier`` with logistic loss (averaged),
+fitted with ``partial_fit`` over shuffled mini-batches read back from the spool, balanced
+across classes by sample weights. The temperature that calibrates its probabilities, and the
+probability threshold from which the model may overrule silent or weak rules, come from a
+grouped cross-validation (no project on both sides of a split). Everything is seeded: the same
+data and seed give the same file, byte for byte.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import math
+import re
 import tempfile
+import zipfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -35,25 +44,30 @@ from sklearn.model_selection import GroupKFold
 
 from pipeline_guard.analyze import scan_source
 from pipeline_guard.categories import Category
+from pipeline_guard.clean import CleanLine, clean_line
 from pipeline_guard.corpus import Case
-from pipeline_guard.diagnosis import diagnose, model_overrules
-from pipeline_guard.features import DEFAULT_BITS, FEATURE_VERSION, window_features
+from pipeline_guard.diagnosis import diagnose, model_overrules, relevant_error_lines
+from pipeline_guard.errors import UsageError
+from pipeline_guard.features import DEFAULT_BITS, FEATURE_VERSION, line_features
 from pipeline_guard.matcher import Matcher
-from pipeline_guard.model import save_model, softmax
-from pipeline_guard.prediction import Prediction
+from pipeline_guard.model import MODEL_FORMAT, MODEL_VERSION, NOISE, window_prediction
+from pipeline_guard.prediction import SILENT, WEAK, Prediction
 from pipeline_guard.rules import Rule
 from pipeline_guard.window import failure_window
 
-BATCH_SIZE = 1024
+BATCH_SIZE = 2048
+NOISE_PER_LOG = 30
+NEAR_EVIDENCE = 3
 THRESHOLDS = tuple(round(0.30 + 0.05 * step, 2) for step in range(14))  # 0.30 .. 0.95
-CLASSES = sorted(category.value for category in Category)
+CLASSES = sorted([*(category.value for category in Category), NOISE])
 EXAMPLES_GROUP = "rule-examples"
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_=>]")
 
 
 @dataclass(frozen=True)
 class TrainSettings:
     bits: int = DEFAULT_BITS
-    epochs: int = 40
+    epochs: int = 30
     alpha: float = 1e-4
     seed: int = 0
     folds: int = 5
@@ -62,31 +76,39 @@ class TrainSettings:
 
 @dataclass
 class Spool:
-    """Feature ids of many samples on disk; labels, groups and lengths in memory (small)."""
+    """Feature ids of many lines on disk; their labels and groups in memory (small)."""
 
     directory: Path
+    name: str
     bits: int
     labels: list[str] = field(default_factory=list)
     groups: list[str] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     _file: IO[bytes] | None = None
 
-    def add(self, ids: Sequence[int], label: str, group: str) -> None:
+    @property
+    def path(self) -> Path:
+        return self.directory / f"{self.name}.bin"
+
+    def add(self, text: str, label: str = "", group: str = "") -> int:
+        """Append one line; return its row."""
         if self._file is None:
-            self._file = (self.directory / "ids.bin").open("wb")
+            self._file = self.path.open("wb")
+        ids = sorted(line_features(text, self.bits))
         self._file.write(np.asarray(ids, dtype=np.int32).tobytes())
         self.lengths.append(len(ids))
         self.labels.append(label)
         self.groups.append(group)
+        return len(self.lengths) - 1
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
 
     def matrix(self, rows: Sequence[int]) -> sparse.csr_matrix:
-        """Rows of binary features scaled to unit length (``binary-l2``), read from disk."""
+        """Rows of binary features scaled to unit length, read back from disk."""
         stored: npt.NDArray[np.int32] = (
-            np.memmap(self.directory / "ids.bin", dtype=np.int32, mode="r")
+            np.memmap(self.path, dtype=np.int32, mode="r")
             if sum(self.lengths)
             else np.zeros(0, np.int32)
         )
@@ -112,31 +134,88 @@ class RuleVerdict:
     confidence: float | None
 
 
-def spool_cases(spool: Spool, cases: Iterable[Case], matcher: Matcher) -> list[RuleVerdict]:
-    """Scan each log once: spool its window's features, keep the rules-only verdict."""
-    verdicts = []
-    for case in cases:
-        scan = scan_source(str(case.path), matcher)
-        window = [line.text for line in failure_window(scan)]
-        spool.add(window_features(window, spool.bits), case.category.value, case.group)
-        diagnosis = diagnose(scan, str(case.path))
-        confidence = diagnosis.confidence if diagnosis.rule else None
-        verdicts.append(RuleVerdict(diagnosis.category.value, confidence))
-    return verdicts
+@dataclass(frozen=True)
+class Log:
+    """One labelled log as spooled: its rules verdict, training lines and window lines."""
+
+    case: Case
+    verdict: RuleVerdict
+    labelled: list[int]
+    window: list[int]
 
 
-def spool_rule_examples(spool: Spool, rules: Iterable[Rule]) -> int:
-    """Every rule's match examples, as tiny labelled windows."""
-    count = 0
-    for rule in rules:
-        for example in rule.examples.match:
-            spool.add(
-                window_features(example.splitlines(), spool.bits),
-                rule.category.value,
-                EXAMPLES_GROUP,
-            )
-            count += 1
-    return count
+@dataclass
+class Spooled:
+    lines: Spool
+    windows: Spool
+    logs: list[Log]
+    examples: list[int]
+
+
+def spool_all(
+    directory: Path, cases: Sequence[Case], rules: Sequence[Rule], settings: TrainSettings
+) -> Spooled:
+    """Scan every log once and every rule example; keep their lines' features on disk."""
+    lines = Spool(directory, "lines", settings.bits)
+    windows = Spool(directory, "windows", settings.bits)
+    matcher = Matcher(rules)
+    logs = [_spool_log(lines, windows, case, matcher) for case in cases]
+    examples: list[int] = []
+    if settings.rule_examples:
+        for rule in rules:
+            for example in rule.examples.match:
+                for text in example.splitlines():
+                    examples.append(lines.add(text, rule.category.value, EXAMPLES_GROUP))
+    lines.close()
+    windows.close()
+    return Spooled(lines, windows, logs, examples)
+
+
+def _spool_log(lines: Spool, windows: Spool, case: Case, matcher: Matcher) -> Log:
+    scan = scan_source(str(case.path), matcher)
+    window = failure_window(scan)
+    diagnosis = diagnose(scan, str(case.path))
+    verdict = RuleVerdict(
+        diagnosis.category.value, diagnosis.confidence if diagnosis.rule else None
+    )
+    decisive = _decisive_texts(case, window, diagnosis.category.value, diagnosis.evidence)
+    label, group = case.category.value, case.group
+    labelled = [lines.add(text, label, group) for text in decisive]
+    labelled += [lines.add(line.text, NOISE, group) for line in _noise_lines(window, decisive)]
+    return Log(case, verdict, labelled, [windows.add(line.text) for line in window])
+
+
+def _decisive_texts(
+    case: Case, window: Sequence[CleanLine], rules_category: str, evidence: Sequence[Any]
+) -> list[str]:
+    """The lines that say why the log failed: the labeller's, the agreeing rule's, or a guess."""
+    marked = [_clean_evidence(text) for text in case.evidence]
+    if any(marked):
+        return [text for text in marked if text]
+    if rules_category == case.category.value and evidence:
+        return [evidence[0].text]
+    return [line.text for line in relevant_error_lines(window, window, limit=3)]
+
+
+def _clean_evidence(text: str) -> str:
+    """A label's evidence line cleaned like a log line (it was copied raw from the log)."""
+    return clean_line(_ANSI.sub("", text).encode("utf-8", "replace"), 0).text.strip()
+
+
+def _noise_lines(window: Sequence[CleanLine], decisive: Sequence[str]) -> list[CleanLine]:
+    """An even sample of the window's lines that are not the decisive ones or next to them."""
+    wanted = {text.strip() for text in decisive}
+    near = {
+        number
+        for line in window
+        if line.text.strip() in wanted
+        for number in range(line.number - NEAR_EVIDENCE, line.number + NEAR_EVIDENCE + 1)
+    }
+    others = [
+        line for line in window if line.number not in near and line.text.strip() not in wanted
+    ]
+    step = max(1, len(others) // NOISE_PER_LOG)
+    return others[::step][:NOISE_PER_LOG]
 
 
 def fit(spool: Spool, rows: Sequence[int], settings: TrainSettings) -> SGDClassifier:
@@ -195,70 +274,114 @@ class CaseResult:
 
 
 @dataclass(frozen=True)
-class CrossValidation:
-    results: list[CaseResult]
+class Calibration:
     temperature: float
     threshold: float
+    scope: str
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    results: list[CaseResult]
+    calibration: Calibration
     folds: int
 
 
 def cross_validate(
     cases: Sequence[Case], rules: Sequence[Rule], settings: TrainSettings
 ) -> CrossValidation:
-    """Grouped K-fold: each fold's model never saw a log of the held-out projects."""
+    """Nested grouped K-fold: an honest estimate of what ``train`` would give.
+
+    Each outer fold holds out whole projects; the model scoring them is trained, calibrated and
+    given its threshold on the other projects only (by an inner grouped cross-validation, the
+    very procedure :func:`train` uses), so the held-out logs influence nothing about their own
+    verdicts. The temperature and threshold reported are those of the whole corpus.
+    """
     with tempfile.TemporaryDirectory(prefix="pipeline-guard-cv-") as tmp:
-        spool = Spool(Path(tmp), settings.bits)
-        verdicts = spool_cases(spool, cases, Matcher(rules))
-        if settings.rule_examples:
-            spool_rule_examples(spool, rules)
-        spool.close()
-        n_cases = len(cases)
-        folds = min(settings.folds, len(set(spool.groups[:n_cases])))
-        extra = list(range(n_cases, len(spool.labels)))
-        scores = np.zeros((n_cases, len(CLASSES)))
-        splitter = GroupKFold(n_splits=folds)
-        for train_rows, test_rows in splitter.split(
-            np.zeros(n_cases), groups=spool.groups[:n_cases]
-        ):
-            classifier = fit(spool, [*train_rows.tolist(), *extra], settings)
-            scores[test_rows] = classifier.decision_function(spool.matrix(test_rows.tolist()))
-    temperature = fit_temperature(scores, [CLASSES.index(case.category.value) for case in cases])
-    predictions = [_prediction(row, temperature) for row in scores]
-    gold = [case.category.value for case in cases]
+        data = spool_all(Path(tmp), cases, rules, settings)
+        everything = list(range(len(cases)))
+        folds = _folds(data, everything, settings.folds)
+        results: list[CaseResult | None] = [None] * len(cases)
+        for train_logs, test_logs in folds:
+            calibration = calibrate(data, train_logs, settings)
+            classifier = _fit_logs(data, train_logs, settings)
+            for index in test_logs:
+                log = data.logs[index]
+                prediction = _predict(classifier, data, log, calibration.temperature)
+                combined = combine(log.verdict, prediction, calibration)
+                results[index] = CaseResult(
+                    log.case, log.verdict.category, prediction.category, combined
+                )
+        overall = calibrate(data, everything, settings)
+    return CrossValidation([r for r in results if r is not None], overall, len(folds))
 
-    def combined_at(threshold: float) -> list[str]:
-        return [combine(v, p, threshold) for v, p in zip(verdicts, predictions, strict=True)]
 
-    best = max(THRESHOLDS, key=lambda t: (_accuracy(gold, combined_at(t)), t))
-    results = [
-        CaseResult(case, verdict.category, prediction.category, combined)
-        for case, verdict, prediction, combined in zip(
-            cases, verdicts, predictions, combined_at(best), strict=True
-        )
+def calibrate(data: Spooled, logs: Sequence[int], settings: TrainSettings) -> Calibration:
+    """Temperature and threshold from out-of-fold scores over ``logs`` (grouped by project)."""
+    line_scores: list[npt.NDArray[np.float64]] = []
+    line_truth: list[int] = []
+    window_scores: dict[int, npt.NDArray[np.float64]] = {}
+    for train_logs, test_logs in _folds(data, logs, settings.folds):
+        classifier = _fit_logs(data, train_logs, settings)
+        for index in test_logs:
+            log = data.logs[index]
+            line_scores.append(classifier.decision_function(data.lines.matrix(log.labelled)))
+            line_truth += [CLASSES.index(data.lines.labels[row]) for row in log.labelled]
+            window_scores[index] = classifier.decision_function(data.windows.matrix(log.window))
+    temperature = fit_temperature(np.vstack(line_scores), line_truth)
+    predictions = {
+        index: window_prediction(CLASSES, _probabilities(scores, temperature))
+        for index, scores in window_scores.items()
+    }
+    gold = [data.logs[index].case.category.value for index in logs]
+
+    def accuracy(candidate: Calibration) -> float:
+        combined = [combine(data.logs[i].verdict, predictions[i], candidate) for i in logs]
+        return sum(g == c for g, c in zip(gold, combined, strict=True)) / max(1, len(gold))
+
+    candidates = [
+        Calibration(temperature, t, scope) for scope in (SILENT, WEAK) for t in THRESHOLDS
     ]
-    return CrossValidation(results, temperature, best, folds)
+    # the most accurate; among equals the most cautious: silent scope, then the higher threshold
+    return max(candidates, key=lambda c: (accuracy(c), c.scope == SILENT, c.threshold))
 
 
-def combine(verdict: RuleVerdict, prediction: Prediction, threshold: float) -> str:
+def combine(verdict: RuleVerdict, prediction: Prediction, calibration: Calibration) -> str:
     """The combined category, by the very rule :func:`~pipeline_guard.diagnosis.diagnose` uses."""
-    if model_overrules(verdict.confidence, prediction, threshold):
+    if model_overrules(verdict.confidence, prediction, calibration.threshold, calibration.scope):
         return prediction.category
     return verdict.category
 
 
-def _prediction(scores: npt.NDArray[np.float64], temperature: float) -> Prediction:
-    probabilities = softmax(scores / temperature)
-    best = int(np.argmax(probabilities))
-    return Prediction(
-        category=CLASSES[best],
-        probability=float(probabilities[best]),
-        probabilities=dict(zip(CLASSES, map(float, probabilities), strict=True)),
-        line_scores=[],
-    )
+def _fit_logs(data: Spooled, logs: Sequence[int], settings: TrainSettings) -> SGDClassifier:
+    rows = [row for index in logs for row in data.logs[index].labelled]
+    return fit(data.lines, [*rows, *data.examples], settings)
 
 
-def _accuracy(gold: Sequence[str], predicted: Sequence[str]) -> float:
-    return sum(g == p for g, p in zip(gold, predicted, strict=True)) / max(1, len(gold))
+def _predict(classifier: SGDClassifier, data: Spooled, log: Log, temperature: float) -> Prediction:
+    scores = classifier.decision_function(data.windows.matrix(log.window))
+    return window_prediction(CLASSES, _probabilities(scores, temperature))
+
+
+def _probabilities(scores: npt.NDArray[np.float64], temperature: float) -> list[list[float]]:
+    """Per-line class probabilities, as :meth:`ModelPack.line_probabilities` computes them."""
+    scaled = np.atleast_2d(scores) / temperature
+    shifted = np.exp(scaled - scaled.max(axis=1, keepdims=True))
+    result: list[list[float]] = (shifted / shifted.sum(axis=1, keepdims=True)).tolist()
+    return result
+
+
+def _folds(data: Spooled, logs: Sequence[int], wanted: int) -> list[tuple[list[int], list[int]]]:
+    """Grouped folds over ``logs``: one project's logs are never on both sides."""
+    groups = [data.logs[index].case.group for index in logs]
+    count = min(wanted, len(set(groups)))
+    if count < 2:
+        raise UsageError("cross-validation needs logs from at least 2 projects")
+    chosen = np.asarray(logs)
+    return [
+        (chosen[train].tolist(), chosen[test].tolist())
+        for train, test in GroupKFold(n_splits=count).split(np.zeros(len(logs)), groups=groups)
+    ]
 
 
 def train(
@@ -267,25 +390,22 @@ def train(
     out: Path,
     settings: TrainSettings,
     corpora: Sequence[str],
-) -> CrossValidation:
-    """Cross-validate (calibration and threshold), fit on everything, write the pack."""
-    validation = cross_validate(cases, rules, settings)
+) -> Calibration:
+    """Calibrate by grouped cross-validation, fit on everything, write the pack."""
     with tempfile.TemporaryDirectory(prefix="pipeline-guard-train-") as tmp:
-        spool = Spool(Path(tmp), settings.bits)
-        spool_cases(spool, cases, Matcher(rules))
-        examples = spool_rule_examples(spool, rules) if settings.rule_examples else 0
-        spool.close()
-        classifier = fit(spool, range(len(spool.labels)), settings)
+        data = spool_all(Path(tmp), cases, rules, settings)
+        everything = list(range(len(cases)))
+        calibration = calibrate(data, everything, settings)
+        classifier = _fit_logs(data, everything, settings)
     used, weights, intercept = export_arrays(classifier)
-    save_model(
-        out, _meta(settings, validation, corpora, len(cases), examples), used, weights, intercept
-    )
-    return validation
+    meta = _meta(settings, calibration, corpora, len(cases), len(data.examples))
+    save_model(out, meta, used, weights, intercept)
+    return calibration
 
 
 def _meta(
     settings: TrainSettings,
-    validation: CrossValidation,
+    calibration: Calibration,
     corpora: Sequence[str],
     logs: int,
     examples: int,
@@ -295,20 +415,48 @@ def _meta(
             "kind": "hashed-tokens",
             "version": FEATURE_VERSION,
             "bits": settings.bits,
-            "input": "binary-l2",
+            "input": "line-max",
         },
         "classes": CLASSES,
-        "temperature": validation.temperature,
-        "threshold": validation.threshold,
+        "temperature": calibration.temperature,
+        "threshold": calibration.threshold,
+        "scope": calibration.scope,
         "trained": {
             "corpora": list(corpora),
             "logs": logs,
-            "rule_examples": examples,
+            "rule_example_lines": examples,
             "seed": settings.seed,
             "epochs": settings.epochs,
             "alpha": settings.alpha,
-            "folds": validation.folds,
+            "folds": settings.folds,
             "classifier": "sklearn.linear_model.SGDClassifier(loss='log_loss', average=True)",
             "sklearn": sklearn.__version__,
         },
     }
+
+
+def save_model(
+    path: Path,
+    meta: dict[str, Any],
+    feature_ids: npt.NDArray[np.int64],
+    weights: npt.NDArray[np.float32],
+    intercept: npt.NDArray[np.float32],
+) -> None:
+    """Write a model pack byte-for-byte reproducibly (fixed zip timestamps, sorted JSON).
+
+    Members are stored uncompressed: the pack loads faster, and git compresses it anyway.
+    """
+    document = {"format": MODEL_FORMAT, "version": MODEL_VERSION, **meta}
+    members = {
+        "meta": np.array(json.dumps(document, sort_keys=True)),
+        "feature_ids": np.ascontiguousarray(feature_ids, dtype="<i8"),
+        "weights": np.ascontiguousarray(weights, dtype="<f4"),
+        "intercept": np.ascontiguousarray(intercept, dtype="<f4"),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name, values in members.items():
+            buffer = io.BytesIO()
+            np.lib.format.write_array(buffer, values, allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
+            archive.writestr(info, buffer.getvalue())

@@ -105,8 +105,9 @@ def _cross_validated(
         "combined": [r.combined for r in validation.results],
     }
     header = (
-        f"grouped {validation.folds}-fold cross-validation by project "
-        f"(temperature {validation.temperature}, threshold {validation.threshold})"
+        f"nested grouped {validation.folds}-fold cross-validation by project; on all logs: "
+        f"temperature {validation.calibration.temperature}, model speaks where rules are "
+        f"{validation.calibration.scope} from probability {validation.calibration.threshold}"
     )
     return header, verdicts
 

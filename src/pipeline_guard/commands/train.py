@@ -9,7 +9,6 @@ from pathlib import Path
 from pipeline_guard.corpus import read_corpus
 from pipeline_guard.errors import UsageError
 from pipeline_guard.rules import load_rules
-from pipeline_guard.scoring import format_comparison, score
 
 
 def run(
@@ -30,17 +29,15 @@ def run(
         seed=args.seed, epochs=args.epochs, folds=args.folds, rule_examples=args.rule_examples
     )
     rules = load_rules(rule_dirs, bundled=bundled)
-    validation = train(cases, rules, output, settings, [str(corpus) for corpus in corpora])
-    gold = [r.case.category.value for r in validation.results]
-    columns = {
-        "rules-only": score(gold, [r.rules for r in validation.results]),
-        "model-only": score(gold, [r.model for r in validation.results]),
-        "combined": score(gold, [r.combined for r in validation.results]),
-    }
+    calibration = train(cases, rules, output, settings, [str(corpus) for corpus in corpora])
     print(
-        f"wrote {output} ({output.stat().st_size // 1024} KiB); grouped {validation.folds}-fold "
-        f"CV on {len(cases)} logs: temperature {validation.temperature}, "
-        f"threshold {validation.threshold}\n"
+        f"wrote {output} ({output.stat().st_size // 1024} KiB) from {len(cases)} logs; "
+        f"grouped {settings.folds}-fold calibration: temperature {calibration.temperature}, "
+        f"model speaks where rules are {calibration.scope} from probability "
+        f"{calibration.threshold}"
     )
-    print(format_comparison(columns))
+    print(
+        "score it honestly (nested cross-validation by project): "
+        f"pipeline-guard eval {' '.join(str(c) for c in corpora)} --cv {settings.folds}"
+    )
     return 0
