@@ -208,7 +208,7 @@ def bench_model(runs: int) -> None:
         f"{statistics.median(without):.3f} s without: +{delta * 1000:.0f} ms; target <= 100 ms"
     )
     print(
-        f"in process: load {1000 * (loaded - started):.1f} ms (numpy already imported), "
+        f"in process: load {1000 * (loaded - started):.1f} ms (plain Python, no numpy), "
         f"predict {1000 * (predicted - loaded) / 20:.2f} ms per window"
     )
 

@@ -7,6 +7,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from pipeline_guard.clean import MAX_LINE_BYTES, MAX_TEXT_CHARS, clean_line, iter_chunks, open_log
 from pipeline_guard.errors import InputError
@@ -117,3 +119,20 @@ def test_gzip_logs_are_read_transparently(tmp_path: Path) -> None:
     with open_log(str(log)) as stream:
         data = b"".join(chunk.data for chunk in iter_chunks(stream))
     assert data == b"hello\nnpm ERR! code E404\n"
+
+
+@given(
+    st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\n", b"")), min_size=1, max_size=60),
+    st.sampled_from([b"\n", b"\r\n"]),
+    st.booleans(),
+    st.integers(min_value=1, max_value=97),
+)
+def test_any_log_keeps_its_line_count_and_numbering(
+    lines: list[bytes], ending: bytes, final_newline: bool, block_size: int
+) -> None:
+    data = ending.join(lines) + (ending if final_newline else b"")
+    chunks = list(iter_chunks(io.BytesIO(data), block_size=block_size))
+    numbers = [chunk.first_line + offset for chunk in chunks for offset in range(chunk.lines)]
+    expected = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+    assert numbers == list(range(1, expected + 1))
+    assert all(chunk.data.endswith(b"\n") for chunk in chunks)
