@@ -175,25 +175,26 @@ def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chun
                 carry = buffer
                 continue
             # One line longer than the limit: analyse its start, skip the rest of it.
-            yield Chunk(_clean_block(buffer[:MAX_LINE_BYTES] + b"\n"), next_line, 1)
+            yield Chunk(clean_block(buffer[:MAX_LINE_BYTES] + b"\n"), next_line, 1)
             next_line += 1
             carry = b""
             skipping = True
             continue
         body, carry = buffer[: end + 1], buffer[end + 1 :]
         lines = body.count(b"\n")
-        yield Chunk(_clean_block(body), next_line, lines)
+        yield Chunk(clean_block(body), next_line, lines)
         next_line += lines
         if len(carry) >= MAX_LINE_BYTES:
-            yield Chunk(_clean_block(carry[:MAX_LINE_BYTES] + b"\n"), next_line, 1)
+            yield Chunk(clean_block(carry[:MAX_LINE_BYTES] + b"\n"), next_line, 1)
             next_line += 1
             carry = b""
             skipping = True
     if carry:
-        yield Chunk(_clean_block(carry + b"\n"), next_line, 1)
+        yield Chunk(clean_block(carry + b"\n"), next_line, 1)
 
 
-def _clean_block(body: bytes) -> bytes:
+def clean_block(body: bytes) -> bytes:
+    """Bytes without NULs and terminal escape sequences (colours, cursor moves, links)."""
     if b"\x00" in body:
         body = body.replace(b"\x00", b"")
     if b"\x1b" in body:

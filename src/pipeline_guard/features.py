@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 import re
 import zlib
-from collections.abc import Iterable
 
 FEATURE_VERSION = 1
 DEFAULT_BITS = 16
@@ -42,11 +41,3 @@ def hash_token(token: str, bits: int) -> int:
 
 def line_features(text: str, bits: int) -> set[int]:
     return {hash_token(token, bits) for token in line_tokens(text)}
-
-
-def window_features(lines: Iterable[str], bits: int) -> list[int]:
-    """The sorted feature ids present anywhere in the window."""
-    ids: set[int] = set()
-    for text in lines:
-        ids |= line_features(text, bits)
-    return sorted(ids)

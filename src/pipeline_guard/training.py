@@ -25,7 +25,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import re
 import tempfile
 import zipfile
 from collections import Counter
@@ -44,7 +43,7 @@ from sklearn.model_selection import GroupKFold
 
 from pipeline_guard.analyze import scan_source
 from pipeline_guard.categories import Category
-from pipeline_guard.clean import CleanLine, clean_line
+from pipeline_guard.clean import CleanLine, clean_block, clean_line
 from pipeline_guard.corpus import Case
 from pipeline_guard.diagnosis import diagnose, model_overrules, relevant_error_lines
 from pipeline_guard.errors import UsageError
@@ -61,7 +60,6 @@ NEAR_EVIDENCE = 3
 THRESHOLDS = tuple(round(0.30 + 0.05 * step, 2) for step in range(14))  # 0.30 .. 0.95
 CLASSES = sorted([*(category.value for category in Category), NOISE])
 EXAMPLES_GROUP = "rule-examples"
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-Z\\-_=>]")
 
 
 @dataclass(frozen=True)
@@ -199,7 +197,7 @@ def _decisive_texts(
 
 def _clean_evidence(text: str) -> str:
     """A label's evidence line cleaned like a log line (it was copied raw from the log)."""
-    return clean_line(_ANSI.sub("", text).encode("utf-8", "replace"), 0).text.strip()
+    return clean_line(clean_block(text.encode("utf-8", "replace")), 0).text.strip()
 
 
 def _noise_lines(window: Sequence[CleanLine], decisive: Sequence[str]) -> list[CleanLine]:
