@@ -10,8 +10,9 @@ misses the cache. Entries are written atomically; a cache that cannot be read or
 ignored (the rules are then loaded the slow way), never an error.
 
 Location: ``$PIPELINE_GUARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/pipeline-guard``, else
-``~/.cache/pipeline-guard``. Set ``PIPELINE_GUARD_CACHE_DIR=off`` to disable it. The container
-image warms it at build time for the bundled pack.
+``~/.cache/pipeline-guard``. Set ``PIPELINE_GUARD_CACHE_DIR=off`` to disable it. Any command
+that loads the rules fills it (``pipeline-guard rules list``), so a container image can warm it
+at build time: the first run then starts as fast as the later ones.
 """
 
 from __future__ import annotations
