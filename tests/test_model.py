@@ -71,8 +71,10 @@ def test_model_decides_where_rules_are_silent_and_says_so(tmp_path: Path) -> Non
     log = "".join(f"step {n}\n" for n in range(30)) + "Error: the frobnicator rejected key mode\n"
     verdict = diagnose(scan([make_rule()], log), "job.log", pack)
     assert (verdict.category, verdict.rule, verdict.action) == ("config", "model", "comment")
-    assert verdict.evidence[0].text == "Error: the frobnicator rejected key mode"
-    assert verdict.evidence[0].line == 31
+    # only the line that favours the verdict, not the 30 neutral ones around it
+    assert [(item.line, item.text) for item in verdict.evidence] == [
+        (31, "Error: the frobnicator rejected key mode")
+    ]
     assert "model pack" in verdict.explain
 
 

@@ -138,11 +138,12 @@ def _from_model(
     """A diagnosis the model made: its evidence is the lines that weighed most for it."""
     category = Category(prediction.category)
     title, explain, advice = CATEGORY_TEXT[category]
+    best = max(prediction.line_scores)
     weighed = sorted(
-        (pair for pair in zip(prediction.line_scores, window, strict=True) if pair[0] > 0),
+        (pair for pair in zip(prediction.line_scores, window, strict=True) if pair[0] >= best / 2),
         key=lambda pair: -pair[0],
-    )[:MAX_EVIDENCE]
-    lines = [line for _, line in weighed] or list(window[-MAX_EVIDENCE:])
+    )
+    lines = [line for _, line in weighed[:MAX_EVIDENCE]]
     return Diagnosis(
         source=source,
         category=category,

@@ -107,15 +107,13 @@ class Matcher:
         self._compiled: dict[str, list[Any]] = {}
         self._verifiers: dict[int, _Verifier] = {}
         self._order = {rule.id: index for index, rule in enumerate(self.rules)}
-        owners: dict[Needle, set[int]] = {
-            literal_needle(marker): set() for marker in MARKER_KEYWORDS
-        }
+        markers = {literal_needle(marker) for marker in MARKER_KEYWORDS}
+        owners: dict[Needle, set[int]] = {marker: set() for marker in markers}
         for index, rule in enumerate(self.rules):
             for needle in rule_needles(rule):
                 owners.setdefault(needle, set()).add(index)
         self._needles = sorted(owners)
         self._owners = [frozenset(owners[needle]) for needle in self._needles]
-        markers = {literal_needle(marker) for marker in MARKER_KEYWORDS}
         self._is_marker = [needle in markers for needle in self._needles]
         options = re2_options()
         options.never_capture = True

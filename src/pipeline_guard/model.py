@@ -74,7 +74,6 @@ class ModelPack:
     """float32, ``len(feature_ids) × len(classes)`` flattened row by row."""
     intercept: list[float]
     bits: int
-    input: str
     temperature: float
     threshold: float
     scope: str
@@ -174,7 +173,6 @@ def _validated(path: Path, meta_text: str, arrays: dict[str, Array]) -> ModelPac
         weights=arrays["weights"].data,
         intercept=list(arrays["intercept"].data),
         bits=features["bits"],
-        input=features["input"],
         temperature=float(meta["temperature"]),
         threshold=float(meta["threshold"]),
         scope=meta["scope"],

@@ -58,31 +58,6 @@ def score(gold: Sequence[str], predicted: Sequence[str]) -> Scores:
     )
 
 
-def format_table(scores: Scores, top_confusions: int = 10) -> str:
-    """A plain-text table a person can read and paste into a note."""
-    rows = [
-        f"{'category':<15} {'support':>7} {'predicted':>9} {'precision':>9} {'recall':>7} {'f1':>6}"
-    ]
-    for item in scores.per_category:
-        rows.append(
-            f"{item.category:<15} {item.support:>7} {item.predicted:>9} "
-            f"{item.precision:>9.3f} {item.recall:>7.3f} {item.f1:>6.3f}"
-        )
-    rows.append("")
-    rows.append(
-        f"accuracy  {scores.accuracy:.3f}  ({round(scores.accuracy * scores.total)}/{scores.total})"
-    )
-    rows.append(
-        f"macro-F1  {scores.macro_f1:.3f}  (over {len(scores.per_category)} categories present)"
-    )
-    if scores.confusions:
-        rows.append("")
-        rows.append("top confusions (label -> predicted: count)")
-        for gold, predicted, count in scores.confusions[:top_confusions]:
-            rows.append(f"  {gold} -> {predicted}: {count}")
-    return "\n".join(rows) + "\n"
-
-
 def format_comparison(columns: dict[str, Scores], top_confusions: int = 10) -> str:
     """Several approaches side by side: P/R/F1 per category, then accuracy and macro-F1."""
     names = list(columns)

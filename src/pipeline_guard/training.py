@@ -59,7 +59,6 @@ NOISE_PER_LOG = 30
 NEAR_EVIDENCE = 3
 THRESHOLDS = tuple(round(0.30 + 0.05 * step, 2) for step in range(14))  # 0.30 .. 0.95
 CLASSES = sorted([*(category.value for category in Category), NOISE])
-EXAMPLES_GROUP = "rule-examples"
 
 
 @dataclass(frozen=True)
@@ -74,13 +73,12 @@ class TrainSettings:
 
 @dataclass
 class Spool:
-    """Feature ids of many lines on disk; their labels and groups in memory (small)."""
+    """Feature ids of many lines on disk; their labels in memory (small)."""
 
     directory: Path
     name: str
     bits: int
     labels: list[str] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)
     lengths: list[int] = field(default_factory=list)
     _file: IO[bytes] | None = None
 
@@ -88,7 +86,7 @@ class Spool:
     def path(self) -> Path:
         return self.directory / f"{self.name}.bin"
 
-    def add(self, text: str, label: str = "", group: str = "") -> int:
+    def add(self, text: str, label: str = "") -> int:
         """Append one line; return its row."""
         if self._file is None:
             self._file = self.path.open("wb")
@@ -96,7 +94,6 @@ class Spool:
         self._file.write(np.asarray(ids, dtype=np.int32).tobytes())
         self.lengths.append(len(ids))
         self.labels.append(label)
-        self.groups.append(group)
         return len(self.lengths) - 1
 
     def close(self) -> None:
@@ -163,7 +160,7 @@ def spool_all(
         for rule in rules:
             for example in rule.examples.match:
                 for text in example.splitlines():
-                    examples.append(lines.add(text, rule.category.value, EXAMPLES_GROUP))
+                    examples.append(lines.add(text, rule.category.value))
     lines.close()
     windows.close()
     return Spooled(lines, windows, logs, examples)
@@ -177,9 +174,8 @@ def _spool_log(lines: Spool, windows: Spool, case: Case, matcher: Matcher) -> Lo
         diagnosis.category.value, diagnosis.confidence if diagnosis.rule else None
     )
     decisive = _decisive_texts(case, window, diagnosis.category.value, diagnosis.evidence)
-    label, group = case.category.value, case.group
-    labelled = [lines.add(text, label, group) for text in decisive]
-    labelled += [lines.add(line.text, NOISE, group) for line in _noise_lines(window, decisive)]
+    labelled = [lines.add(text, case.category.value) for text in decisive]
+    labelled += [lines.add(line.text, NOISE) for line in _noise_lines(window, decisive)]
     return Log(case, verdict, labelled, [windows.add(line.text) for line in window])
 
 
