@@ -16,6 +16,9 @@ from pipeline_guard.matcher import Matcher, ScanResult
 from pipeline_guard.rule_checks import scan_text
 from pipeline_guard.rules import Rule
 
+# The fake forges' fixtures (`fake_github`, `fake_gitlab`), for every test module.
+pytest_plugins = ["fakes.github_api", "fakes.gitlab_api"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 

@@ -73,6 +73,7 @@ class Diagnosis(BaseModel):
     evidence: list[Evidence]
     step: str | None
     tests: list[str]
+    fix: str | None = None  # the fixer id the rule names (its `fix:` field), if any
 
 
 def diagnose(scan: ScanResult, source: str, model: Scorer | None = None) -> Diagnosis:
@@ -129,6 +130,7 @@ def _from_rule(decisive: Hit, scan: ScanResult, source: str) -> Diagnosis:
         evidence=_evidence(decisive, scan.hits),
         step=decisive.line.step,
         tests=list(scan.tests),
+        fix=rule.fix,
     )
 
 

@@ -42,3 +42,25 @@ class RuleError(ConfigError):
 
 class ModelError(ConfigError):
     """A model pack is corrupt, truncated or of an unsupported version."""
+
+
+class ForgeError(GuardError):
+    """The forge's API refused or failed a call; the message says what to do about it."""
+
+    exit_code = 1
+
+
+class PermissionMissing(ForgeError):
+    """The token lacks a permission; ``permission`` names it in the forge's own words."""
+
+    def __init__(self, message: str, permission: str) -> None:
+        super().__init__(message)
+        self.permission = permission
+
+
+class TokenMissing(ForgeError):
+    """No token was given, or the one given is rejected (401)."""
+
+
+class FixError(GuardError):
+    """A fixer could not make or verify its fix; the diagnosis and comment still go out."""

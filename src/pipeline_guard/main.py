@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_rules_option(analyze)
     _add_model_option(analyze)
 
+    _add_run_parser(commands)
+
     rules = commands.add_parser("rules", help="test or list rules")
     rule_commands = rules.add_subparsers(
         dest="rules_command", metavar="ACTION", parser_class=_Parser
@@ -81,6 +83,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_run_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    run = commands.add_parser(
+        "run",
+        help="diagnose a failed CI run and retry, comment or open fixes (the CI entry point)",
+    )
+    run.add_argument("--platform", help="github, gitlab or local (default: detected)")
+    run.add_argument("--mode", help="workflow_run, after-job or in-job (GitHub; default: detected)")
+    run.add_argument(
+        "--log-file",
+        dest="log_files",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="read these log files instead of asking the forge (repeatable; globs allowed)",
+    )
+    run.add_argument("--config", type=Path, metavar="PATH", help="config file to use")
+    dry = run.add_mutually_exclusive_group()
+    dry.add_argument("--dry-run", action="store_true", default=None, help="change nothing")
+    dry.add_argument("--no-dry-run", dest="dry_run", action="store_false")
+    run.add_argument("--no-comment", dest="comment", action="store_false", default=None)
+    run.add_argument("--report", type=Path, metavar="PATH", help="JSON report file to write")
+    run.add_argument("--workspace", type=Path, metavar="DIR", help="the checked-out repository")
+    _add_rules_option(run)
+    _add_model_option(run)
+
+
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", type=Path, metavar="PATH", help="model pack to use instead of the bundled one"
@@ -118,6 +146,23 @@ def _dispatch(args: argparse.Namespace) -> int:
         return analyze.run(
             sources=args.files,
             fmt=args.format,
+            rule_dirs=args.rules,
+            bundled=args.bundled,
+            model_path=args.model,
+            use_model=args.use_model,
+        )
+    if args.command == "run":
+        from pipeline_guard.commands import run
+
+        return run.run(
+            platform=args.platform,
+            mode=args.mode,
+            log_files=args.log_files,
+            config_path=args.config,
+            dry_run=args.dry_run,
+            comment=args.comment,
+            report=args.report,
+            workspace=args.workspace,
             rule_dirs=args.rules,
             bundled=args.bundled,
             model_path=args.model,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from pipeline_guard.config import load_config
+from pipeline_guard.config import RepoConfig, load_config
 from pipeline_guard.errors import ModelError
 from pipeline_guard.model import ModelPack, load_model
 from pipeline_guard.prediction import Prediction
@@ -53,12 +53,15 @@ class LazyModel:
         return self.pack.predict(lines)
 
 
-def choose_model(path: Path | None, enabled: bool = True) -> LazyModel | None:
+def choose_model(
+    path: Path | None, enabled: bool = True, config: RepoConfig | None = None
+) -> LazyModel | None:
+    """The model pack to use: ``--model``, else the config's ``model:``, else the bundled one."""
     if not enabled:
         return None
     if path is not None:
         return LazyModel(path, check_now=True)
-    configured = load_config().model
+    configured = (config or load_config()).model
     if configured is not None:
         return None if configured.lower() == "none" else LazyModel(Path(configured), check_now=True)
     bundled = bundled_model_path()

@@ -1,0 +1,188 @@
+"""From a diagnosis to a verified, bounded fix ready for a PR/MR (the core side of fixes).
+
+The fixer edits the workspace and proves its fix; here the hard limits are enforced whatever
+the fixer did: only the fixer's own files and the paths the config allows, at most
+``fix.max-files`` files and ``fix.max-diff-bytes`` of diff, never for a fork, and only on a
+checkout of the very commit that failed. The workspace is put back as it was afterwards, so
+the next fixer (and the user's later steps) see the original tree.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from pipeline_guard.config import RepoConfig
+from pipeline_guard.context import RunContext
+from pipeline_guard.diagnosis import Diagnosis
+from pipeline_guard.errors import FixError
+from pipeline_guard.fixers.all_fixers import fixer_for
+from pipeline_guard.fixers.base import FixResult, changed_files, check_owned
+from pipeline_guard.forges.base import FileChange, FixRequest
+
+MAX_VERIFICATION = 4_000
+BRANCH_PREFIX = "pipeline-guard/fix"
+
+
+class FixAttempt(BaseModel):
+    """A fix made, verified and turned into a request; the workspace is already restored."""
+
+    request: FixRequest
+    verification: str
+
+
+def prepare_fix(diagnosis: Diagnosis, context: RunContext, config: RepoConfig) -> FixAttempt:
+    """Run the fixer for ``diagnosis`` in the workspace and package its changes."""
+    fix_id = diagnosis.fix or ""
+    fixer = fixer_for(fix_id)
+    if fixer is None:
+        raise FixError(f"no fixer for `{fix_id}`")
+    if context.from_fork:
+        raise FixError("no fixes for pull requests from forks")
+    workspace = context.workspace.resolve()
+    _check_checkout(workspace, context.head_sha)
+    before = set(changed_files(workspace))
+    try:
+        result = fixer.apply(fix_id, diagnosis, workspace)
+        changed = sorted(set(changed_files(workspace)) - before)
+        _check_limits(changed, fixer.owned_files(fix_id), config, workspace)
+        tracked = _tracked(workspace, changed)
+        changes = tuple(_file_change(workspace, path, path not in tracked) for path in changed)
+    finally:
+        _restore(workspace, sorted(set(changed_files(workspace)) - before))
+    return FixAttempt(
+        request=_request(result, changes, diagnosis, context, config),
+        verification=result.verification,
+    )
+
+
+def branch_name(fix_id: str, target: str) -> str:
+    """The fix branch: derived from the fix and its target, so a second run finds the first."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", target).strip("-") or "default"
+    return f"{BRANCH_PREFIX}/{fix_id}/{slug}"
+
+
+def _check_checkout(workspace: Path, head_sha: str | None) -> None:
+    head = _git(workspace, "rev-parse", "HEAD").strip()
+    if head_sha and head != head_sha:
+        raise FixError(
+            f"the workspace is at {head[:12]}, not the failing commit {head_sha[:12]}: check out "
+            "the failing commit first (actions/checkout with "
+            "`ref: ${{ github.event.workflow_run.head_sha }}`)"
+        )
+
+
+def _check_limits(
+    changed: list[str], owned: tuple[str, ...], config: RepoConfig, workspace: Path
+) -> None:
+    if not changed:
+        raise FixError("the fixer changed no file")
+    check_owned(changed, owned)
+    check_owned(changed, config.fix.paths)
+    if len(changed) > config.fix.max_files:
+        raise FixError(
+            f"the fix changes {len(changed)} files, more than `fix.max-files` "
+            f"({config.fix.max_files})"
+        )
+    size = len(_git(workspace, "diff", "--no-color", "--", *changed).encode())
+    if size > config.fix.max_diff_bytes:
+        raise FixError(
+            f"the fix's diff is {size} bytes, more than `fix.max-diff-bytes` "
+            f"({config.fix.max_diff_bytes})"
+        )
+
+
+def _file_change(workspace: Path, path: str, created: bool) -> FileChange:
+    file = workspace / path
+    if not file.exists():
+        return FileChange(path=path, content=None)
+    return FileChange(
+        path=path, content=file.read_bytes(), executable=_is_executable(file), created=created
+    )
+
+
+def _tracked(workspace: Path, paths: list[str]) -> set[str]:
+    """Which of ``paths`` exist in HEAD (the rest are new files)."""
+    if not paths:
+        return set()
+    return set(_git(workspace, "ls-files", "-z", "--", *paths).split("\0")) - {""}
+
+
+def _is_executable(file: Path) -> bool:
+    return bool(file.stat().st_mode & 0o111)
+
+
+def _restore(workspace: Path, paths: list[str]) -> None:
+    """Put the changed files back as they were in HEAD; remove files the fixer created."""
+    if not paths:
+        return
+    tracked = _tracked(workspace, paths)
+    if tracked:
+        _git(workspace, "checkout", "HEAD", "--", *sorted(tracked))
+    for path in set(paths) - tracked:
+        (workspace / path).unlink(missing_ok=True)
+
+
+def _request(
+    result: FixResult,
+    changes: tuple[FileChange, ...],
+    diagnosis: Diagnosis,
+    context: RunContext,
+    config: RepoConfig,
+) -> FixRequest:
+    target = context.head_branch or context.default_branch or "main"
+    return FixRequest(
+        branch=branch_name(result.fixer, target),
+        base_branch=target,
+        base_sha=context.head_sha,
+        title=f"pipeline-guard: {result.summary}",
+        body=_body(result, changes, diagnosis, context),
+        commit_message=f"{result.summary}\n\nMade and verified by pipeline-guard: {result.command}",
+        changes=changes,
+        draft=config.fix.draft,
+        labels=config.fix.labels,
+        reviewers=config.fix.reviewers,
+    )
+
+
+def _body(
+    result: FixResult, changes: tuple[FileChange, ...], diagnosis: Diagnosis, context: RunContext
+) -> str:
+    files = "\n".join(f"- `{change.path}`" for change in changes)
+    verification = result.verification[-MAX_VERIFICATION:]
+    run = f" in [this run]({context.run_url})" if context.run_url else ""
+    return "\n".join(
+        [
+            f"pipeline-guard diagnosed **{diagnosis.title}** (`{diagnosis.category}`){run} "
+            "and made this fix.",
+            "",
+            f"**Command:** `{result.command}`",
+            "",
+            f"**Files changed ({len(changes)}):**",
+            files,
+            "",
+            "**Verification** (the check that failed now passes):",
+            "```text",
+            verification.replace("```", "'''"),
+            "```",
+            "",
+            "Merge it into the failing branch to turn the check green. A later run with the "
+            "same failure updates this pull request instead of opening another.",
+        ]
+    )
+
+
+def _git(workspace: Path, *args: str) -> str:
+    try:
+        completed = subprocess.run(
+            ["git", *args], cwd=workspace, capture_output=True, check=False, timeout=60
+        )
+    except FileNotFoundError:
+        raise FixError("git is not installed: fixes need a git checkout") from None
+    if completed.returncode != 0:
+        message = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
+        raise FixError(f"git {args[0]} failed in {workspace}: {' '.join(message)}")
+    return completed.stdout.decode("utf-8", "replace")

@@ -1,0 +1,1 @@
+"""Fixers: mechanical fixes made and verified in the workspace. See :mod:`.base`."""

@@ -1,0 +1,113 @@
+"""What every forge provides, like pre-commit's ``lang_base``: the protocol and its data.
+
+A forge module (``github.py``, ``gitlab.py``, ``local.py``) offers three functions, listed in
+:class:`ForgeModule`: whether it is the platform we run on, the :class:`RunContext` read from
+the environment, and a connected :class:`Forge` with the verbs the guard needs. The guard
+reaches them only through :data:`pipeline_guard.forges.all_forges.forges`; forges never
+decide anything, they do what the plan says and raise :class:`~pipeline_guard.errors.ForgeError`
+(with the missing permission named) when they cannot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from pipeline_guard.context import RunContext
+
+COMMENT_MARKER = "<!-- pipeline-guard:comment -->"
+
+
+class FailedJob(BaseModel):
+    """One failed job of the run, as the forge lists it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    url: str | None = None  # the job's page, for links in the comment
+    attempt: int = 1  # which attempt of the run (GitHub) or how many tries so far (GitLab)
+    step: str | None = None  # the failed step, when the forge says
+    annotations: tuple[str, ...] = ()  # failures shown only as annotations (before any step)
+    log_path: Path | None = None  # where the log was saved, once fetched
+
+
+class RunOptions(BaseModel):
+    """What the user asked for on the command line or as action/component inputs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    mode: str | None = None
+    log_files: tuple[str, ...] = ()
+    workspace: Path = Path()
+
+
+class FileChange(BaseModel):
+    """A whole new content for one file of the repository (``None`` deletes it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str
+    content: bytes | None
+    executable: bool = False
+    created: bool = False  # the file is new (GitLab's commits API wants create, not update)
+
+
+class FixRequest(BaseModel):
+    """A verified fix, ready to become a branch, one commit and a PR/MR."""
+
+    model_config = ConfigDict(frozen=True)
+
+    branch: str
+    base_branch: str
+    base_sha: str | None = None
+    title: str
+    body: str
+    commit_message: str
+    changes: tuple[FileChange, ...]
+    draft: bool = False
+    labels: tuple[str, ...] = ()
+    reviewers: tuple[str, ...] = ()
+
+
+class Forge(Protocol):
+    """A connected forge: the verbs the guard uses, nothing more."""
+
+    # Every failed job of the run/pipeline, except our own, without logs yet.
+    def failed_jobs(self) -> list[FailedJob]: ...
+
+    # Save the job's log to `dest`; None when the forge has no log for it (yet).
+    def fetch_log(self, job: FailedJob, dest: Path) -> Path | None: ...
+
+    # Re-run these jobs (the run must be finished); raises ForgeError when refused.
+    def retry(self, jobs: Sequence[FailedJob]) -> None: ...
+
+    # The number of the PR/MR the run belongs to, also for fork PRs (by head SHA).
+    def find_change_request(self) -> int | None: ...
+
+    # Create or edit our one comment (found by COMMENT_MARKER); returns its URL.
+    def upsert_comment(self, number: int, body: str) -> str: ...
+
+    # Open (or update) the fix PR/MR; returns its URL. Finds an earlier one by branch name.
+    def open_fix(self, fix: FixRequest) -> str: ...
+
+
+class ForgeModule(Protocol):
+    """What a forge module provides at module level (see :mod:`.all_forges`)."""
+
+    NAME: str
+
+    # Whether the environment says we run on this platform.
+    def detect(self, env: Mapping[str, str]) -> bool: ...
+
+    # The failing run, from the environment and the event payload.
+    def read_context(self, env: Mapping[str, str], options: RunOptions) -> RunContext: ...
+
+    # A connected forge for this run.
+    def connect(self, context: RunContext) -> Forge: ...
+
+    # Hand the report to the CI system: job summary and step outputs, or the job log.
+    def publish(self, env: Mapping[str, str], summary: str, outputs: Mapping[str, str]) -> None: ...

@@ -1,0 +1,57 @@
+"""Stream a (possibly huge) log from a URL to disk, with retries, within the deadline.
+
+Used for GitHub's log blob URLs: they are pre-signed, so the request carries no token, and
+the body goes to disk in chunks so a 1 GB log never sits in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from pipeline_guard.errors import ForgeError
+from pipeline_guard.forges.resilience import Deadline, retry_wait
+
+ATTEMPTS = 4
+CHUNK = 1 << 20
+
+
+def stream_to_file(
+    url: str, dest: Path, deadline: Deadline, headers: dict[str, str] | None = None
+) -> None:
+    """Save the body of ``GET url`` to ``dest``; retries 429/5xx and connection errors."""
+    for attempt in range(ATTEMPTS):
+        deadline.check("downloading a job log")
+        wait = _try_once(url, dest, deadline, headers or {}, attempt)
+        if wait is None:
+            return
+        time.sleep(min(wait, deadline.remaining))
+    raise ForgeError(f"could not download the job log from {_host(url)} after {ATTEMPTS} tries")
+
+
+def _try_once(
+    url: str, dest: Path, deadline: Deadline, headers: dict[str, str], attempt: int
+) -> float | None:
+    """None when saved; otherwise how long to wait before the next try."""
+    timeout = httpx.Timeout(deadline.cap(30.0), connect=deadline.cap(10.0))
+    try:
+        with httpx.stream("GET", url, headers=headers, timeout=timeout) as response:
+            if response.status_code >= 400:
+                wait = retry_wait(response.status_code, dict(response.headers), attempt)
+                if wait is None:
+                    raise ForgeError(
+                        f"the job log download from {_host(url)} answered {response.status_code}"
+                    )
+                return wait
+            with dest.open("wb") as handle:
+                for chunk in response.iter_bytes(CHUNK):
+                    handle.write(chunk)
+    except httpx.TransportError:
+        return 0.5 * 2.0**attempt
+    return None
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url

@@ -1,0 +1,304 @@
+"""GitLab: the pipeline's context from the ``CI_*`` variables, and the API calls the guard needs.
+
+Built on python-gitlab. ``CI_JOB_TOKEN`` cannot list a pipeline's jobs, read their traces,
+retry them or write MR notes, so the guard needs a project/group access token (or a bot's
+personal token) with ``api`` scope, passed as ``PIPELINE_GUARD_TOKEN`` (the component's
+``token`` input). Without one, the job token is tried for reading and every refusal says
+exactly which token to create. Every call goes through :func:`GitLabForge._call`, which turns
+GitLab's answers into one-line :class:`~pipeline_guard.errors.ForgeError` messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import SecretStr
+
+from pipeline_guard.context import Mode, Platform, RunContext
+from pipeline_guard.errors import ForgeError, PermissionMissing, TokenMissing
+from pipeline_guard.forges.base import COMMENT_MARKER, FailedJob, FixRequest, RunOptions
+from pipeline_guard.forges.resilience import Deadline
+
+NAME = "gitlab"
+TIMEOUT = 15
+ATTEMPTS = 3
+T = TypeVar("T")
+TOKEN_HELP = (
+    "create a project access token with the `api` scope and the Developer role "
+    "(Settings > Access tokens), save it as a masked CI/CD variable, and pass it as the "
+    "component's `token` input (or the PIPELINE_GUARD_TOKEN variable)"
+)
+
+
+def detect(env: Mapping[str, str]) -> bool:
+    """GitLab sets ``GITLAB_CI=true`` in every job."""
+    return env.get("GITLAB_CI") == "true"
+
+
+def read_context(env: Mapping[str, str], options: RunOptions) -> RunContext:
+    """The failing pipeline from the predefined ``CI_*`` variables."""
+    server = env.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
+    mr_iid = env.get("CI_MERGE_REQUEST_IID")
+    source_project = env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
+    project_id = env.get("CI_PROJECT_ID")
+    pipeline = env.get("CI_PIPELINE_ID")
+    token = env.get("PIPELINE_GUARD_TOKEN") or env.get("GITLAB_TOKEN")
+    return RunContext(
+        platform=Platform.GITLAB,
+        mode=Mode.PIPELINE,
+        repository=env.get("CI_PROJECT_PATH", ""),
+        project_id=project_id,
+        api_url=env.get("CI_API_V4_URL", f"{server}/api/v4").rstrip("/"),
+        server_url=server,
+        run_id=int(pipeline) if pipeline and pipeline.isdigit() else None,
+        run_url=env.get("CI_PIPELINE_URL"),
+        event_name=env.get("CI_PIPELINE_SOURCE", ""),
+        head_sha=env.get("CI_COMMIT_SHA"),
+        head_branch=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or env.get("CI_COMMIT_BRANCH"),
+        default_branch=env.get("CI_DEFAULT_BRANCH"),
+        pr_number=int(mr_iid) if mr_iid and mr_iid.isdigit() else None,
+        from_fork=bool(source_project and project_id and source_project != project_id),
+        own_job=env.get("CI_JOB_NAME"),
+        log_files=options.log_files,
+        workspace=options.workspace,
+        token=SecretStr(token) if token else None,
+        fix_token=SecretStr(token) if token else None,
+        job_token=SecretStr(env["CI_JOB_TOKEN"]) if env.get("CI_JOB_TOKEN") else None,
+    )
+
+
+def publish(env: Mapping[str, str], summary: str, outputs: Mapping[str, str]) -> None:
+    """GitLab has no job summary: the report is already in the job log (printed by the guard),
+    and the JSON report file is the job's artifact when the component declares it."""
+
+
+def connect(context: RunContext) -> GitLabForge:
+    return GitLabForge(context)
+
+
+class GitLabForge:
+    """The guard's verbs on GitLab's REST API (v4)."""
+
+    def __init__(self, context: RunContext, deadline: Deadline | None = None) -> None:
+        import gitlab  # noqa: PLC0415 - heavy, only when needed
+
+        self.context = context
+        self.deadline = deadline or Deadline()
+        base = context.api_url.removesuffix("/api/v4")
+        if context.token is None and context.job_token is None:
+            raise TokenMissing(f"no GitLab API token: {TOKEN_HELP}")
+        self.gitlab = gitlab.Gitlab(
+            url=base,
+            private_token=context.token.get_secret_value() if context.token else None,
+            job_token=None
+            if context.token or not context.job_token
+            else _reveal(context.job_token),
+            timeout=TIMEOUT,
+            per_page=100,
+        )
+        self.project = self.gitlab.projects.get(context.project_id or context.repository, lazy=True)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def failed_jobs(self) -> list[FailedJob]:
+        """The latest try of each failed job; ``attempt`` counts its tries so far. All jobs are
+        listed (not ``scope=failed``): a job whose retry passed must not count as failed."""
+        if self.context.run_id is None:
+            raise ForgeError("no pipeline id: CI_PIPELINE_ID is not set")
+        pipeline = self.project.pipelines.get(self.context.run_id, lazy=True)
+        jobs = self._call(
+            "list the pipeline's jobs",
+            lambda: [
+                job.attributes for job in pipeline.jobs.list(include_retried=True, iterator=True)
+            ],
+        )
+        return latest_failed(jobs, self.context.own_job)
+
+    def fetch_log(self, job: FailedJob, dest: Path) -> Path | None:
+        from gitlab.exceptions import GitlabGetError  # noqa: PLC0415
+
+        def save() -> Path | None:
+            try:
+                with dest.open("wb") as handle:
+                    self.project.jobs.get(job.id, lazy=True).trace(
+                        streamed=True, action=handle.write, chunk_size=1 << 20
+                    )
+            except GitlabGetError as exc:
+                if exc.response_code == 404:
+                    return None
+                raise
+            return dest
+
+        return self._call("read job traces", save)
+
+    def find_change_request(self) -> int | None:
+        if self.context.pr_number is not None:
+            return self.context.pr_number
+        branch = self.context.head_branch
+        if not branch:
+            return None
+
+        def by_branch() -> int | None:
+            for mr in self.project.mergerequests.list(
+                source_branch=branch, state="opened", iterator=True
+            ):
+                return int(mr.iid)
+            return None
+
+        return self._call("find the merge request", by_branch)
+
+    # -- acting --------------------------------------------------------------------------
+
+    def retry(self, jobs: Sequence[FailedJob]) -> None:
+        for job in jobs:
+            self._call("retry jobs", self._retrier(job.id))
+
+    def _retrier(self, job_id: int) -> Callable[[], object]:
+        return lambda: self.project.jobs.get(job_id, lazy=True).retry()
+
+    def upsert_comment(self, number: int, body: str) -> str:
+        def upsert() -> str:
+            mr = self.project.mergerequests.get(number, lazy=True)
+            for note in mr.notes.list(iterator=True):
+                if COMMENT_MARKER in (note.body or ""):
+                    note.body = body
+                    note.save()
+                    return self._note_url(number, int(note.id))
+            created = mr.notes.create({"body": body})
+            return self._note_url(number, int(created.id))
+
+        return self._call("comment on the merge request", upsert)
+
+    def _note_url(self, iid: int, note_id: int) -> str:
+        base = f"{self.context.server_url}/{self.context.repository}"
+        return f"{base}/-/merge_requests/{iid}#note_{note_id}"
+
+    def open_fix(self, fix: FixRequest) -> str:
+        """One commit on ``fix.branch`` (recreated from the base each time, ``force``), then
+        the MR: found by its source branch on a second run, else created."""
+        self._call("push the fix branch", lambda: self.project.commits.create(_commit(fix)))
+        return self._call("open the fix merge request", lambda: self._merge_request(fix))
+
+    def _merge_request(self, fix: FixRequest) -> str:
+        for mr in self.project.mergerequests.list(
+            source_branch=fix.branch, state="opened", iterator=True
+        ):
+            mr.description = fix.body
+            mr.save()
+            return str(mr.web_url)
+        mr = self.project.mergerequests.create(
+            {
+                "source_branch": fix.branch,
+                "target_branch": fix.base_branch,
+                "title": f"Draft: {fix.title}" if fix.draft else fix.title,
+                "description": fix.body,
+                "labels": ",".join(fix.labels),
+                "remove_source_branch": True,
+            }
+        )
+        return str(mr.web_url)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def _call(self, what: str, action: Callable[[], T]) -> T:
+        """Run one API action with a few bounded retries for 5xx and connection errors;
+        turn GitLab's failures into a message a user can act on.
+
+        python-gitlab's own ``retry_transient_errors`` is left off: its backoff follows
+        ``RateLimit-Reset``, which GitLab sends on every response, so one 502 could sleep for
+        a minute. 429 is left to python-gitlab, which honours ``Retry-After``.
+        """
+        from gitlab.exceptions import GitlabError  # noqa: PLC0415
+        from requests import RequestException  # noqa: PLC0415
+
+        for attempt in range(ATTEMPTS):
+            self.deadline.check(f"before it could {what}")
+            try:
+                return action()
+            except GitlabError as exc:
+                status = exc.response_code or 0
+                if status < 500 or attempt == ATTEMPTS - 1:
+                    raise self._error(what, status, exc.error_message) from None
+            except RequestException as exc:
+                if attempt == ATTEMPTS - 1:
+                    raise ForgeError(
+                        f"could not reach the GitLab API at {self.context.api_url} to {what}: "
+                        f"{type(exc).__name__}"
+                    ) from None
+            time.sleep(self.deadline.cap(0.5 * 2.0**attempt))
+        raise AssertionError("unreachable")
+
+    def _error(self, what: str, status: int | None, message: Any) -> ForgeError:
+        detail = f" ({message})" if message else ""
+        using_job_token = self.context.token is None
+        if status in (401, 403, 404) and using_job_token:
+            return TokenMissing(f"CI_JOB_TOKEN cannot {what}{detail}: {TOKEN_HELP}")
+        if status == 401:
+            return TokenMissing(f"GitLab rejected the token (401{detail}): {TOKEN_HELP}")
+        if status == 403:
+            return PermissionMissing(
+                f"the token cannot {what}: it needs the `api` scope and at least the Developer "
+                f"role{detail}",
+                "api",
+            )
+        if status == 404:
+            return ForgeError(f"GitLab answered 404 when trying to {what}{detail}")
+        return ForgeError(f"GitLab API error {status} when trying to {what}{detail}")
+
+
+def latest_failed(jobs: Iterable[Mapping[str, Any]], own_job: str | None) -> list[FailedJob]:
+    """Each job name's newest try, if it failed and may not fail; tries counted per name."""
+    tries: dict[str, int] = {}
+    newest: dict[str, Mapping[str, Any]] = {}
+    for job in jobs:
+        name = str(job.get("name"))
+        tries[name] = tries.get(name, 0) + 1
+        if name not in newest or int(job["id"]) > int(newest[name]["id"]):
+            newest[name] = job
+    return [
+        FailedJob(
+            id=int(job["id"]),
+            name=name,
+            url=job.get("web_url"),
+            attempt=tries[name],
+            step=job.get("stage"),
+        )
+        for name, job in sorted(newest.items(), key=lambda item: int(item[1]["id"]))
+        if job.get("status") == "failed" and not job.get("allow_failure") and name != own_job
+    ]
+
+
+def _reveal(secret: SecretStr) -> str:
+    return secret.get_secret_value()
+
+
+def _commit(fix: FixRequest) -> dict[str, Any]:
+    actions: list[dict[str, Any]] = []
+    for change in fix.changes:
+        if change.content is None:
+            actions.append({"action": "delete", "file_path": change.path})
+            continue
+        actions.append(
+            {
+                "action": "create" if change.created else "update",
+                "file_path": change.path,
+                "content": base64.b64encode(change.content).decode(),
+                "encoding": "base64",
+                "execute_filemode": change.executable,
+            }
+        )
+    commit: dict[str, Any] = {
+        "branch": fix.branch,
+        "commit_message": fix.commit_message,
+        "actions": actions,
+        "force": True,
+    }
+    if fix.base_sha:
+        commit["start_sha"] = fix.base_sha
+    else:
+        commit["start_branch"] = fix.base_branch
+    return commit

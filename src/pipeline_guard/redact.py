@@ -1,0 +1,618 @@
+"""Mask secrets in every text that leaves the runner (comments, summaries, outputs, logs).
+
+pipeline-guard quotes log lines back to people: in a PR comment, a job summary, an output, a
+fix PR's description. A failed job's log is exactly where a token that was echoed by mistake
+ends up, so every such text goes through :meth:`Redactor.redact` first. Two passes:
+
+1. **Known values.** The secrets this run actually holds (the token inputs, ``secrets.*``
+   passed as environment variables: see :func:`secrets_from_env`), plus the encodings in which
+   they show up in logs (see :meth:`Redactor.add`), are replaced by :data:`MASK`.
+2. **Known shapes.** Tokens with a documented format (GitHub, GitLab, AWS, Slack, npm, PyPI,
+   ...), private key blocks, JWTs, credentials in URLs, ``Authorization`` headers and
+   ``password=``/``token:`` style assignments are masked even when their value was never
+   handed to us (a token from another system, one printed by a third-party tool).
+
+The mask is GitHub's ``***``. Where a token format has a public, fixed prefix, the prefix is
+kept (``ghp_***``, ``glpat-***``, ``AKIA***``, ``xoxb-***``): the prefix is not secret and
+tells the reader *what* leaked, which is what they must rotate. Where a key name, header
+name, URL scheme/host or PEM header tells the reader the same thing, it is kept and only the
+value is masked (``password=***``, ``Authorization: Bearer ***``, ``https://user:***@host``,
+``-----BEGIN RSA PRIVATE KEY-----\\n***\\n-----END RSA PRIVATE KEY-----``). A known value with
+no such context becomes a bare ``***``.
+
+Why RE2 and not :mod:`re`: both passes run over whole comments (up to 65 KB) and over logs we
+print, and must stay linear in the text whatever it contains. The assignment pattern starts
+with a run of name characters (``[\\w.-]*?(?:password|token|...)``): with the backtracking
+:mod:`re`, a long unbroken run of word characters (a base64 blob) costs time quadratic in its
+length. RE2 guarantees time linear in the text, and turns the alternation of every known secret
+into one automaton, so many secrets cost about as much as one. ``google-re2`` is already a
+dependency (the matcher uses it) and thus already loaded in a run; the regexes are compiled on
+first use, so importing this module costs nothing. The text is encoded once to UTF-8 and
+scanned as Latin-1 bytes, which is fast (no per-match offset translation in the wrapper) and
+cannot fail: lone surrogates (from ``surrogateescape``-decoded logs) are carried through with
+``surrogatepass``. Every pattern is ASCII, so matches always start and end on character
+boundaries.
+
+What is deliberately not masked (each would destroy useful text far more often than it would
+hide a secret): values shorter than :data:`MIN_SECRET_LENGTH`; assignments whose value is
+empty or an obvious placeholder (``***``, ``[MASKED]``, ``${{ secrets.X }}``, ``$TOKEN``,
+``<token>``, ``true``...); git SHAs, UUIDs and other bare hex/base64 strings with no prefix or
+key name (no way to tell a hash from a key without one); a bare ``ghp_`` or ``eyJ`` without a
+body of the documented length and alphabet.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from typing import Any
+
+import re2
+
+__all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "secrets_from_env"]
+
+MASK = "***"
+"""What replaces a secret: the same mask GitHub Actions prints, so readers recognise it."""
+
+MIN_SECRET_LENGTH = 6
+"""Known values (and each of their lines and encodings) shorter than this are not masked.
+
+Masking ``1``, ``true`` or ``main`` wherever it occurs would wreck the text and tell an attacker
+nothing they could not guess; GitHub and GitLab refuse to mask such short values too. The shape
+patterns have their own, documented, minimum lengths.
+"""
+
+_MASK_B = MASK.encode()
+_ENCODING = "utf-8"
+_ERRORS = "surrogatepass"
+
+
+def _options() -> Any:
+    """Latin-1 byte matching (see the module docstring), quiet errors, room for many secrets."""
+    options = re2.Options()
+    options.encoding = re2.Options.Encoding.LATIN1
+    options.log_errors = False
+    options.max_mem = 64 << 20
+    return options
+
+
+# --------------------------------------------------------------------------------------------
+# Pass 2: well-known shapes.
+# --------------------------------------------------------------------------------------------
+
+_NAME_WORDS = (
+    r"password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
+    r"|secret[_-]?key|private[_-]?key|signing[_-]?key|client[_-]?secret"
+)
+"""A key whose name *ends* with one of these holds a secret (``GITHUB_TOKEN``, ``db.password``,
+``x-api-key``). Ending, not containing: ``TokenError: ...``, ``tokens: 5`` and ``password_file``
+are not secrets. ``pwd`` is left out on purpose: ``PWD=/home/runner/work`` is everywhere."""
+
+_VALUE = r"""(?:"[^"\r\n]*"|'[^'\r\n]*'|[^\s'"&]+)"""
+"""A quoted value up to its quote, or an unquoted one up to whitespace, a quote or ``&`` (the
+next query parameter). Stopping late (at whitespace, not at ``,`` or ``}``) errs on the side of
+masking a character too many rather than leaking the end of a password."""
+
+_SCHEME = r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://"
+
+# Each entry: (name, regex). The handler for ``name`` is in _HANDLERS below. Group names inside
+# a regex are prefixed with its name (RE2 needs them unique across the combined pattern).
+_PATTERNS: tuple[tuple[str, str], ...] = (
+    # PEM private keys. With an END line: everything between header and footer. Cut off (a
+    # truncated log or comment): the lines that look like PEM body after the header (base64
+    # runs, the Proc-Type/DEK-Info headers, GitHub's timestamp prefix, escaped \n in JSON).
+    (
+        "pk",
+        r"(?P<pk_head>-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)"
+        r"(?:(?P<pk_body>(?s:.*?))(?P<pk_tail>-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)"
+        r"|(?P<pk_cut>(?:(?:[ \t]|\r?\n|\\r|\\n)+"
+        r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z[ \t]+)?"
+        r"(?:[A-Za-z0-9+/=]{16,}|[A-Za-z0-9+/=]+\z|(?:Proc-Type|DEK-Info|Comment):[^\r\n]*))*))",
+    ),
+    # Credentials in URLs: keep scheme, user and host, mask the password. The password may hold
+    # an unencoded '@': the greedy run stops at the last '@' before the path.
+    (
+        "url",
+        rf"(?P<url_head>{_SCHEME}[^\s:/?#@'\"<>]*:)(?P<url_pw>[^\s/?#'\"<>]+)@",
+    ),
+    # A token used as the user name (https://ghp_xxx@github.com, https://<token>@host).
+    ("urlu", rf"(?P<urlu_head>{_SCHEME})(?P<urlu_user>[A-Za-z0-9._~%+-]{{20,}})@"),
+    # Authorization headers: keep the header name and scheme.
+    (
+        "auth",
+        r"(?P<auth_head>(?i:\b(?:proxy-)?authorization)[\"']?[ \t]*[:=][ \t]*[\"']?"
+        r"(?i:(?:bearer|basic|token|bot|digest|negotiate|ntlm|apikey|sso-key)[ \t]+)?)"
+        r"(?P<auth_val>[^\s'\",]+)",
+    ),
+    # npm config: //registry.npmjs.org/:_authToken=..., _auth=..., _password=...
+    (
+        "npmrc",
+        r"(?P<npmrc_head>:?_(?:authToken|auth|password)[ \t]*=[ \t]*)(?P<npmrc_val>" + _VALUE + ")",
+    ),
+    # GitHub: ghp_ (classic PAT), gho_ (OAuth), ghu_ (user-to-server), ghs_ (installation,
+    # GITHUB_TOKEN), ghr_ (refresh): 36 base62 characters today; longer accepted.
+    ("gh", r"(?P<gh_p>gh[pousr]_)[A-Za-z0-9]{30,}"),
+    # Fine-grained PAT: github_pat_ + 22 + '_' + 59 today.
+    ("ghpat", r"(?P<ghpat_p>github_pat_)[A-Za-z0-9_]{40,}"),
+    # GitLab's documented prefixes (docs.gitlab.com "Token prefixes"): personal/project/group
+    # access (glpat-), OAuth app secret (gloas-), deploy (gldt-), runner auth (glrt-, glrtr-),
+    # CI/CD job (glcbt-), trigger (glptt-), feed (glft-), incoming mail (glimt-), agent
+    # (glagent-), workspace (glwt-), SCIM (glsoat-), feature flags client (glffct-). Routable
+    # tokens carry '.'-separated parts (glpat-<base64>.01.xxxxxxxxx).
+    (
+        "gl",
+        r"(?P<gl_p>gl(?:pat|oas|dt|rtr|rt|cbt|ptt|ft|imt|agent|wt|soat|ffct)-)"
+        r"[0-9A-Za-z_-]{20,}(?:\.[0-9A-Za-z_-]+)*",
+    ),
+    # GitLab runner registration token (deprecated flow).
+    ("glreg", r"(?P<glreg_p>GR1348941)[0-9A-Za-z_-]{20,}"),
+    # AWS access key ids (AKIA long-term, ASIA temporary, ...): 4 + 16 upper/digits.
+    ("aws", r"\b(?P<aws_p>AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}\b"),
+    # Slack tokens (bot, user, app-level, config, refresh, legacy) and webhook URLs.
+    ("slack", r"(?P<slack_p>xox[abposer]-|xapp-)[0-9A-Za-z-]{10,}"),
+    (
+        "slackhook",
+        r"(?P<slackhook_p>hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_+-]{8,}",
+    ),
+    ("discord", r"(?P<discord_p>discord(?:app)?\.com/api/webhooks/\d+/)[A-Za-z0-9_-]{20,}"),
+    # npm access tokens: npm_ + 36 base62.
+    ("npm", r"\b(?P<npm_p>npm_)[A-Za-z0-9]{36,}"),
+    # PyPI API tokens: macaroons, base64 of a binary that always starts with "AgE".
+    ("pypi", r"(?P<pypi_p>pypi-)Ag[A-Za-z0-9_-]{50,}"),
+    # A few other unmistakable prefixes that show up in CI: Docker Hub PATs, Google API keys,
+    # Stripe live keys, OpenAI/Anthropic keys.
+    ("dckr", r"(?P<dckr_p>dckr_pat_)[A-Za-z0-9_-]{20,}"),
+    ("gapi", r"\b(?P<gapi_p>AIza)[0-9A-Za-z_-]{35}"),
+    ("stripe", r"\b(?P<stripe_p>(?:sk|rk)_live_)[0-9A-Za-z]{20,}"),
+    ("llm", r"\b(?P<llm_p>sk-(?:proj|svcacct|admin|ant-[a-z]+\d*)-)[A-Za-z0-9_-]{20,}"),
+    # JWTs: base64url of '{"' starts with eyJ, for the header and for the payload.
+    ("jwt", r"eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    # --password value, --token value (with '=' the assignment pattern below applies).
+    (
+        "flag",
+        r"(?P<flag_head>--[A-Za-z0-9-]*?(?i:password|passwd|token|secret|api-?key)[ \t]+)"
+        r"(?P<flag_val>\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s'\"-][^\s'\"]*)",
+    ),
+    # key = value, key: value, "key": "value", key := value, key => value.
+    (
+        "kv",
+        rf"(?P<kv_head>[\w.-]*?(?i:{_NAME_WORDS})[\"']?[ \t]*(?::=|=>|[:=])[ \t]*)"
+        rf"(?P<kv_val>{_VALUE})",
+    ),
+)
+
+_PLACEHOLDER = (
+    rb"|[*xX.#-]+"
+    rb"|\[(?:MASKED|REDACTED|HIDDEN|FILTERED|SECRET)\]"
+    rb"|<[^<>]*>"
+    rb"|(?i:redacted|masked|hidden|null|none|nil|undefined|true|false)"
+    rb"|\$\{\{.*|\$\{[^}]*\}?|\$\([^)]*\)?|\$[A-Z_][A-Z0-9_]*|%[A-Z_][A-Z0-9_]*%|\{\{.*\}\}"
+    rb"|[A-Za-z0-9_.-]{0,16}\*{3,}"
+)
+"""Values that are not secrets (the first alternative is the empty value): masked already
+(``***``, ``ghp_***``, ``[MASKED]``), templates and variable references (``${{ secrets.X }}``,
+``$TOKEN``, ``${TOKEN}``, ``%TOKEN%``, ``<your-token>``), booleans and nulls. A bare ``$name``
+counts as a reference only in upper case (CI variables are), so a password such as ``$ecret99``
+is still masked."""
+
+
+@cache
+def _placeholder_regex() -> Any:
+    """Compiled on first use, like every regex here (import must stay cheap)."""
+    return re2.compile(_PLACEHOLDER, _options())
+
+
+def _is_placeholder(value: bytes) -> bool:
+    """Whether an assignment's value (quotes stripped) is not worth masking."""
+    return _placeholder_regex().fullmatch(value.strip()) is not None
+
+
+def _unquote(value: bytes) -> tuple[bytes, bytes, bytes]:
+    """Split a matched value into (opening quote, inner text, closing quote)."""
+    if len(value) >= 2 and value[:1] in (b'"', b"'") and value[-1:] == value[:1]:
+        return value[:1], value[1:-1], value[-1:]
+    return b"", value, b""
+
+
+class _Groups:
+    """The named groups of one match of the combined pattern, as bytes (``b""`` if unset)."""
+
+    __slots__ = ("_data", "_index", "_match")
+
+    def __init__(self, data: bytes, index: Mapping[str, int], match: Any) -> None:
+        self._data = data
+        self._index = index
+        self._match = match
+
+    def __getitem__(self, name: str) -> bytes:
+        start, end = self._match.span(self._index[name])
+        return b"" if start == -1 else self._data[start:end]
+
+    def isset(self, name: str) -> bool:
+        return bool(self._match.start(self._index[name]) != -1)
+
+
+_Handler = Callable[[_Groups, bytes], bytes]
+"""Turns one match (its groups and its whole text) into the text that replaces it."""
+
+
+def _mask_value(head: bytes, value: bytes, whole: bytes) -> bytes:
+    """``head`` + the value masked (its quotes kept), or ``whole`` unchanged for a placeholder."""
+    left, inner, right = _unquote(value)
+    if _is_placeholder(inner):
+        return whole
+    return head + left + _MASK_B + right
+
+
+def _private_key(groups: _Groups, whole: bytes) -> bytes:
+    """Keep the PEM header/footer and the whitespace around the body; mask the body."""
+    complete = groups.isset("pk_tail")
+    body = groups["pk_body"] if complete else groups["pk_cut"]
+    core = body.strip(b" \t\r\n")
+    if not core:
+        return whole
+    start = body.index(core)
+    return (
+        groups["pk_head"] + body[:start] + _MASK_B + body[start + len(core) :] + groups["pk_tail"]
+    )
+
+
+def _handler(name: str) -> _Handler:
+    """How the pattern called ``name`` in :data:`_PATTERNS` masks its match."""
+    if name == "pk":
+        return _private_key
+    if name == "jwt":
+        return lambda groups, whole: _MASK_B
+    if name == "urlu":
+        return lambda groups, whole: groups["urlu_head"] + _MASK_B + b"@"
+    if name == "url":
+        return lambda groups, whole: (
+            whole if _is_placeholder(groups["url_pw"]) else groups["url_head"] + _MASK_B + b"@"
+        )
+    if name in ("auth", "npmrc", "flag", "kv"):
+        head, value = f"{name}_head", f"{name}_val"
+        return lambda groups, whole: _mask_value(groups[head], groups[value], whole)
+    prefix = f"{name}_p"
+    return lambda groups, whole: groups[prefix] + _MASK_B
+
+
+class _PatternPass:
+    """The combined regex of :data:`_PATTERNS` and, per alternative, its handler."""
+
+    def __init__(self) -> None:
+        source = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS)
+        self.regex: Any = re2.compile(source.encode(), _options())
+        self.index: dict[str, int] = {
+            (name.decode() if isinstance(name, bytes) else name): index
+            for name, index in self.regex.groupindex.items()
+        }
+        self.alternatives = [(self.index[name], _handler(name)) for name, _ in _PATTERNS]
+
+    def apply(self, data: bytes) -> bytes:
+        """``data`` with every match replaced by its handler's output (``data`` itself if no
+        match changed anything)."""
+        pieces: list[bytes] = []
+        last = 0
+        for match in self.regex.finditer(data):
+            start, end = match.span()
+            whole = data[start:end]
+            replacement = whole
+            for group_index, handler in self.alternatives:
+                if match.start(group_index) != -1:
+                    replacement = handler(_Groups(data, self.index, match), whole)
+                    break
+            if replacement != whole:
+                pieces += (data[last:start], replacement)
+                last = end
+        if not pieces:
+            return data
+        pieces.append(data[last:])
+        return b"".join(pieces)
+
+
+@cache
+def _pattern_pass() -> _PatternPass:
+    """Compiled on first use: importing this module must not cost a regex compilation."""
+    return _PatternPass()
+
+
+# --------------------------------------------------------------------------------------------
+# Pass 1: known values.
+# --------------------------------------------------------------------------------------------
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
+def _percent_encoded(raw: bytes, plus: bool) -> bytes:
+    """RFC 3986 percent-encoding (``urllib.parse.quote(safe="")``; ``quote_plus`` if ``plus``)."""
+    out = bytearray()
+    for byte in raw:
+        if byte in _UNRESERVED:
+            out.append(byte)
+        elif plus and byte == 0x20:
+            out.append(0x2B)
+        else:
+            out += b"%%%02X" % byte
+    return bytes(out)
+
+
+def _json_escaped(raw: bytes) -> bytes:
+    """The value as it appears inside a JSON/YAML double-quoted string."""
+    return (
+        raw.replace(b"\\", b"\\\\")
+        .replace(b'"', b'\\"')
+        .replace(b"\n", b"\\n")
+        .replace(b"\r", b"\\r")
+        .replace(b"\t", b"\\t")
+    )
+
+
+def _base64_cores(raw: bytes) -> list[bytes]:
+    """The base64 characters that encode ``raw`` alone, at each of the three byte alignments.
+
+    A secret is often base64-encoded together with something else (``user:token`` in a Basic
+    header, a ``.dockerconfigjson``, a kubeconfig), so it can start at any offset modulo 3 of
+    the encoded data. For each offset, keep only the characters whose six bits all come from
+    the secret: those are the same whatever surrounds it. (GitHub's runner masks the same
+    three shifted encodings.)
+    """
+    cores = []
+    for shift in range(3):
+        encoded = binascii.b2a_base64(b"\0" * shift + raw, newline=False)
+        core = encoded[-(-8 * shift // 6) : (8 * (shift + len(raw))) // 6]
+        cores.append(core)
+        cores.append(core.translate(_URLSAFE))
+    return cores
+
+
+def _variants(secret: str) -> set[bytes]:
+    """Every form of ``secret`` worth masking, each at least :data:`MIN_SECRET_LENGTH` long.
+
+    - the value itself, with surrounding whitespace removed (a key file read into a variable
+      keeps its trailing newline; the log shows the value without it);
+    - each line of a multi-line value on its own (a PEM key or JSON credential printed line by
+      line, or with a timestamp in front of each line);
+    - URL-encoded (``%40`` for ``@``, and ``+`` for space), as in URLs and form bodies;
+    - JSON-escaped (``\\n``, ``\\"``), as in JSON logs and API payloads;
+    - base64 at every alignment (see :func:`_base64_cores`), as in Basic auth headers and
+      Kubernetes/Docker config.
+
+    Values made only of ``*`` are ignored: they are the mask itself.
+    """
+    value = secret.strip()
+    if len(value) < MIN_SECRET_LENGTH or not value.strip("*"):
+        return set()
+    raw = value.encode(_ENCODING, _ERRORS)
+    forms = {raw, _json_escaped(raw), _percent_encoded(raw, plus=False)}
+    if b" " in raw:
+        forms.add(_percent_encoded(raw, plus=True))
+    for raw_line in value.splitlines():
+        line = raw_line.strip()
+        if len(line) >= MIN_SECRET_LENGTH and line.strip("*"):
+            forms.add(line.encode(_ENCODING, _ERRORS))
+    forms.update(_base64_cores(raw))
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def _escape(literal: bytes) -> bytes:
+    """``literal`` as an RE2 Latin-1 pattern: ASCII letters and digits as is, any other byte
+    as ``\\xHH`` (no metacharacter can slip through, whatever the value holds)."""
+    return b"".join(bytes((byte,)) if byte in _ALNUM else b"\\x%02x" % byte for byte in literal)
+
+
+_ALNUM = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+
+_CHUNK = 2000
+"""Literals per regex: a handful of regexes for thousands of values stays well inside RE2's
+memory budget; a run has a few dozen secrets at most, so normally there is exactly one."""
+
+
+def _literal_regexes(literals: Iterable[bytes]) -> list[Any]:
+    """Alternations of the literals, longest first, so the longest form at a position wins."""
+    ordered = sorted(literals, key=lambda item: (-len(item), item))
+    return [
+        re2.compile(b"|".join(_escape(item) for item in ordered[i : i + _CHUNK]), _options())
+        for i in range(0, len(ordered), _CHUNK)
+    ]
+
+
+def _mask_literals(data: bytes, regexes: list[Any]) -> bytes:
+    """Replace every match of the literal regexes; touching or overlapping matches become one
+    mask (so two adjacent secrets give ``***``, not ``******``, which would not be stable)."""
+    spans: list[tuple[int, int]] = []
+    for regex in regexes:
+        spans.extend(match.span() for match in regex.finditer(data))
+    if not spans:
+        return data
+    spans.sort()
+    pieces: list[bytes] = []
+    last = 0
+    current_start, current_end = spans[0]
+    for start, end in spans[1:]:
+        if start <= current_end:
+            current_end = max(current_end, end)
+            continue
+        pieces += (data[last:current_start], _MASK_B)
+        last = current_end
+        current_start, current_end = start, end
+    pieces += (data[last:current_start], _MASK_B, data[current_end:])
+    return b"".join(pieces)
+
+
+class Redactor:
+    """Masks known secret values and well-known secret shapes in text.
+
+    ``Redactor(secrets)`` knows the given values; :meth:`add` teaches it more. A value (after
+    stripping surrounding whitespace) shorter than :data:`MIN_SECRET_LENGTH` characters is
+    ignored, and so is each line or encoding of it that is that short: masking ``1`` or
+    ``true`` everywhere would destroy the text (see :func:`_variants` for the encodings).
+
+    :meth:`redact` never raises, runs in time linear in the text, and is idempotent. The values
+    are never part of the object's ``repr``.
+    """
+
+    __slots__ = ("_regexes", "_secrets")
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets: set[bytes] = set()
+        self._regexes: list[Any] | None = []
+        for secret in secrets:
+            self.add(secret)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Redactor:
+        """A redactor for the secrets found in ``env`` (see :func:`secrets_from_env`)."""
+        return cls(secrets_from_env(env))
+
+    def add(self, secret: str) -> None:
+        """Mask ``secret`` (and its common encodings) from now on; too short: ignored."""
+        forms = _variants(secret) - self._secrets
+        if forms:
+            self._secrets |= forms
+            self._regexes = None  # rebuilt on the next redact()
+
+    def __len__(self) -> int:
+        """How many literal forms are masked (values, lines, encodings); mostly for tests."""
+        return len(self._secrets)
+
+    def __repr__(self) -> str:
+        return f"<Redactor: {len(self._secrets)} literal forms>"
+
+    def redact(self, text: str) -> str:
+        """``text`` with every known secret and every well-known secret shape masked."""
+        if not text:
+            return text
+        if self._regexes is None:
+            self._regexes = _literal_regexes(self._secrets)
+        data = text.encode(_ENCODING, _ERRORS)
+        masked = _mask_literals(data, self._regexes)
+        masked = _pattern_pass().apply(masked)
+        if masked is data:
+            return text
+        return masked.decode(_ENCODING, _ERRORS)
+
+
+# --------------------------------------------------------------------------------------------
+# Which environment variables hold secrets.
+# --------------------------------------------------------------------------------------------
+
+KNOWN_SECRET_NAMES = frozenset(
+    {
+        # pipeline-guard's own inputs (GitHub keeps the dashes of input names).
+        "INPUT_GITHUB-TOKEN",
+        "INPUT_GITHUB_TOKEN",
+        "INPUT_TOKEN",
+        "INPUT_FIX-TOKEN",
+        "INPUT_FIX_TOKEN",
+        "INPUT_GITLAB-TOKEN",
+        "INPUT_GITLAB_TOKEN",
+        "PIPELINE_GUARD_TOKEN",
+        "PIPELINE_GUARD_FIX_TOKEN",
+        # GitHub Actions.
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        # GitLab CI/CD predefined variables.
+        "CI_JOB_TOKEN",
+        "CI_BUILD_TOKEN",
+        "CI_JOB_JWT",
+        "CI_JOB_JWT_V1",
+        "CI_JOB_JWT_V2",
+        "CI_REGISTRY_PASSWORD",
+        "CI_DEPLOY_PASSWORD",
+        "CI_DEPENDENCY_PROXY_PASSWORD",
+        "CI_RUNNER_TOKEN",
+        "DOCKER_AUTH_CONFIG",
+        "GITLAB_TOKEN",
+        "GL_TOKEN",
+    }
+)
+"""Always secret, whatever the value looks like (see :func:`secrets_from_env`)."""
+
+_SECRET_WORDS = frozenset(
+    "TOKEN TOKENS SECRET SECRETS PASSWORD PASSWORDS PASSWD PASS PW PASSPHRASE CREDENTIAL "
+    "CREDENTIALS JWT APIKEY PAT AUTH AUTHTOKEN WEBHOOK PRIVATEKEY".split()
+)
+_SECRET_KEY_QUALIFIERS = frozenset(
+    "API PRIVATE ACCESS SECRET SIGNING ENCRYPTION MASTER DEPLOY SSH LICENSE CLIENT".split()
+)
+_NON_SECRET_LAST_WORDS = frozenset(
+    "URL URI URLS ENDPOINT HOST HOSTNAME PORT PATH FILE FILES DIR DIRECTORY NAME NAMES TYPE "
+    "KIND SCOPE SCOPES USER USERNAME LOGIN EMAIL EXPIRES EXPIRY EXPIRATION AT TTL LENGTH "
+    "ENABLED DISABLED REQUIRED MODE VERSION HEADER FORMAT SOCK SOCKET COUNT LIMIT PREFIX "
+    "PROVIDER METHOD".split()
+)
+"""A name ending with one of these describes a secret without holding it:
+``ACTIONS_ID_TOKEN_REQUEST_URL`` (a URL), ``SSH_AUTH_SOCK``, ``TOKEN_FILE``,
+``CI_REGISTRY_USER``. ``WEBHOOK`` overrides: ``SLACK_WEBHOOK_URL`` is the secret itself."""
+
+
+def _name_looks_secret(name: str) -> bool:
+    """Whether the variable called ``name`` probably holds a secret, judged by its words."""
+    words = [w for w in name.upper().replace("-", "_").replace(".", "_").split("_") if w]
+    if not words:
+        return False
+    if "WEBHOOK" in words:
+        return True
+    if words[-1] in _NON_SECRET_LAST_WORDS:
+        return False
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    return any(
+        word == "KEY" and i > 0 and words[i - 1] in _SECRET_KEY_QUALIFIERS
+        for i, word in enumerate(words)
+    )
+
+
+def _value_looks_secret(value: str) -> bool:
+    """Whether a value found under a secret-looking *name* is worth masking.
+
+    A name heuristic also catches ``AUTH_PROVIDER=github`` or ``TOKEN_TTL=3600``: masking
+    ``github`` or a number everywhere would wreck the text. So the value must look like a
+    credential: at least 16 characters, or at least two kinds of characters among lower case,
+    upper case, digits and others (``hunter2x`` yes, ``production`` no), and not only digits.
+    """
+    value = value.strip()
+    if len(value) < MIN_SECRET_LENGTH or value.isdigit() or not value.strip("*"):
+        return False
+    if value.lower() in ("true", "false", "null", "none", "[masked]"):
+        return False
+    if len(value) >= 16:
+        return True
+    kinds = (
+        any(c.islower() for c in value)
+        + any(c.isupper() for c in value)
+        + any(c.isdigit() for c in value)
+        + any(not c.isalnum() for c in value)
+    )
+    return kinds >= 2
+
+
+def secrets_from_env(env: Mapping[str, str]) -> list[str]:
+    """The values in ``env`` that must never leave the runner, in ``env`` order, no duplicates.
+
+    - Every variable in :data:`KNOWN_SECRET_NAMES` (the token inputs, ``GITHUB_TOKEN``,
+      ``CI_JOB_TOKEN``, ...) whose value is at least :data:`MIN_SECRET_LENGTH` long.
+    - Every variable whose *name* looks secret: one of its words (split on ``_``, ``-``,
+      ``.``) is TOKEN, SECRET, PASSWORD, PASSWD, PASS, PASSPHRASE, CREDENTIAL(S), JWT, PAT,
+      AUTH, APIKEY, WEBHOOK, or it has API_KEY, PRIVATE_KEY, ACCESS_KEY, SIGNING_KEY... This is
+      how ``secrets.*`` passed to the step as ``env:`` arrive. Names whose last word says they
+      describe rather than hold a secret are skipped (``ACTIONS_ID_TOKEN_REQUEST_URL``,
+      ``TOKEN_FILE``, ``CI_REGISTRY_USER``, ``SSH_AUTH_SOCK``), and so are values that do not
+      look like credentials (see :func:`_value_looks_secret`).
+    """
+    found: dict[str, None] = {}
+    for name, value in env.items():
+        if not isinstance(value, str):
+            continue
+        stripped = value.strip()
+        if name.upper() in KNOWN_SECRET_NAMES:
+            keep = len(stripped) >= MIN_SECRET_LENGTH and bool(stripped.strip("*"))
+        else:
+            keep = _name_looks_secret(name) and _value_looks_secret(stripped)
+        if keep:
+            found.setdefault(value, None)
+    return list(found)
