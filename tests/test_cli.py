@@ -30,7 +30,7 @@ rules:
 
 DIAGNOSIS_KEYS = {
     "source", "category", "confidence", "action", "rule", "title", "explain", "advice",
-    "evidence", "step", "tests",
+    "evidence", "step", "tests", "fix",
 }  # fmt: skip
 
 WriteRules = Callable[..., Path]
@@ -85,6 +85,7 @@ def test_json_contract_one_entry_per_input_in_order(
         "evidence": [{"line": 2, "text": "npm ERR! code ECONNRESET"}],
         "step": "Run npm ci",
         "tests": [],
+        "fix": None,
     }
 
 

@@ -396,3 +396,17 @@ def test_registry_covers_every_bundled_fix_id_it_claims() -> None:
         assert handled == fix_ids, sorted(fix_ids - handled)
     assert all_fixers.fixer_for("no-such-fix") is None
     assert os.sep == "/"  # paths in results are POSIX; the action runs on Linux runners
+
+
+def test_a_file_the_tool_cannot_format_is_an_error(tmp_path: Path, matcher: Matcher) -> None:
+    repo = make_repo(tmp_path, {"requirements.txt": f"black=={BLACK}\n", "a.py": "def (:\n"})
+    log = write_log(tmp_path, f"would reformat {RUNNER}/a.py", "Oh no! 💥 💔 💥")
+    with pytest.raises(FixError, match=r"^`black a\.py` failed \(exit 123\)"):
+        formatters.apply("black", diagnose(log, matcher, "black"), repo)
+
+
+def test_a_fix_that_changes_nothing_is_an_error(tmp_path: Path, matcher: Matcher) -> None:
+    repo = make_repo(tmp_path, {"requirements.txt": f"black=={BLACK}\n", "a.py": "x = 1\n"})
+    log = write_log(tmp_path, f"would reformat {RUNNER}/a.py", "Oh no! 💥 💔 💥")
+    with pytest.raises(FixError, match="changed nothing"):
+        formatters.apply("black", diagnose(log, matcher, "black"), repo)

@@ -167,7 +167,7 @@ def test_pnpm_runs_in_the_workspace_root_of_the_package_the_log_names(
     (repo / "package.json").write_text('{"name": "root", "private": true}\n')
     (repo / "pnpm-workspace.yaml").write_text("packages:\n  - 'packages/*'\n")
     (web / "package.json").write_text('{"name": "web", "dependencies": {"is-number": "6.0.0"}}\n')
-    pnpm = [node_bin / "pnpm", "install", "--ignore-scripts"]
+    pnpm: list[str | Path] = [node_bin / "pnpm", "install", "--ignore-scripts"]
     sh([*pnpm, "--lockfile-only", "--no-frozen-lockfile"], repo)
     edit_json(web / "package.json", **{"is-number": ">=6.0.0"})
     sh([*pnpm, "--lockfile-only", "--no-frozen-lockfile"], repo)
@@ -189,15 +189,22 @@ def test_pnpm_runs_in_the_workspace_root_of_the_package_the_log_names(
 
 
 @needs_npm
-def test_yarn_classic_relocks_without_touching_the_checkout(tmp_path: Path, pack: Matcher) -> None:
+def test_yarn_classic_relocks_without_touching_the_checkout(
+    tmp_path: Path, pack: Matcher, node_bin: Path
+) -> None:
+    """yarn is not on PATH here: the fixer runs yarn 1 through npx, pinned."""
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "package.json").write_text('{"name": "app", "dependencies": {"is-number": "6.0.0"}}\n')
     modules = tmp_path / "modules"
-    yarn = [node_bin / "yarn", "install", "--ignore-scripts"]
+    yarn: list[str | Path] = [node_bin / "yarn", "install", "--ignore-scripts"]
     sh([*yarn, "--modules-folder", modules], repo)
+    # yarn 1 keys entries by range, and relocking a changed range resolves it afresh; the
+    # committed state "range allows 7, lock says 6" is written the way yarn would read it.
     edit_json(repo / "package.json", **{"is-number": ">=6.0.0"})
-    sh([*yarn, "--modules-folder", modules], repo)
+    lockfile = repo / "yarn.lock"
+    lockfile.write_text(lockfile.read_text().replace("is-number@6.0.0:", "is-number@>=6.0.0:"))
+    sh([*yarn, "--frozen-lockfile", "--modules-folder", modules], repo)
     commit(repo, "yarn project")
     edit_json(repo / "package.json", ms="2.1.2")
     commit(repo, "add ms")
@@ -207,11 +214,38 @@ def test_yarn_classic_relocks_without_touching_the_checkout(tmp_path: Path, pack
     result = lockfiles.apply("yarn-lockfile", diagnosis, repo)
 
     assert changed_files(repo) == [" M yarn.lock"]
-    lock = (repo / "yarn.lock").read_text()
+    lock = lockfile.read_text()
     assert re.search(r'is-number@>=6\.0\.0:\n  version "6\.0\.0"', lock), lock
     assert 'ms@2.1.2:\n  version "2.1.2"' in lock
     assert_verified(result, "npx --yes --prefer-offline --package=yarn@1 -- yarn install")
     assert "--frozen-lockfile --ignore-scripts" in result.verification
+
+
+@needs_npm
+def test_yarn_berry_uses_the_lockfile_only_mode_of_the_pinned_release(
+    tmp_path: Path, pack: Matcher
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "package.json").write_text(
+        '{"name": "app", "packageManager": "yarn@4.9.2", "dependencies": {"is-number": "6.0.0"}}\n'
+    )
+    (repo / ".gitignore").write_text(".yarn/install-state.gz\n")  # as yarn's docs advise
+    yarn = ["npx", "--yes", "--prefer-offline", "--package=@yarnpkg/cli-dist@4.9.2", "--", "yarn"]
+    sh([*yarn, "install", "--mode=update-lockfile", "--no-immutable"], repo)
+    commit(repo, "berry project")
+    edit_json(repo / "package.json", ms="2.1.2")
+    failure = sh([*yarn, "install", "--immutable", "--mode=skip-build"], repo, ok=False)
+    diagnosis = diagnose_log(pack, tmp_path, failure, "yarn-lockfile")
+
+    result = lockfiles.apply("yarn-lockfile", diagnosis, repo)
+
+    assert result.changed == ("yarn.lock",)
+    lock = (repo / "yarn.lock").read_text()
+    assert '"ms@npm:2.1.2":\n  version: 2.1.2' in lock
+    assert '"is-number@npm:6.0.0":\n  version: 6.0.0' in lock
+    assert "must not change" in result.verification
+    assert not (repo / "node_modules").exists()
 
 
 def test_missing_node_tools_leave_the_exact_command(
@@ -443,7 +477,8 @@ def test_ci_paths_map_onto_the_checkout_by_their_longest_existing_suffix(tmp_pat
     web = tmp_path / "web" / "package.json"
     assert lockfiles.map_to_workspace("/home/runner/work/a/a/web/package.json", tmp_path) == web
     assert lockfiles.map_to_workspace("<ROOT>/package.json", tmp_path) == tmp_path / "package.json"
-    assert lockfiles.map_to_workspace("../../etc/package.json", tmp_path) is None
+    # ".." never climbs out: only suffixes inside the checkout are tried.
+    assert lockfiles.map_to_workspace("../../package.json", tmp_path) == tmp_path / "package.json"
     assert lockfiles.map_to_workspace("/elsewhere/Cargo.lock", tmp_path) is None
 
 

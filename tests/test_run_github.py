@@ -19,7 +19,6 @@ from github_env import (
     run_guard,
     workflow_run_event,
 )
-
 from pipeline_guard.forges.base import COMMENT_MARKER
 
 NETWORK_LOG = (REPO / "examples" / "npm-registry-outage.log").read_text(encoding="utf-8")
@@ -57,18 +56,6 @@ def _repo_with_run(
         )
 
 
-def _workflow_run(fake: FakeGitHub, tmp_path: Path, attempt: int = 1, **inputs: str) -> object:
-    env = github_env(
-        fake,
-        tmp_path,
-        "workflow_run",
-        workflow_run_event(100, attempt=attempt, pulls=[7]),
-        run_id=200,
-        inputs=inputs,
-    )
-    return env
-
-
 def test_workflow_run_retries_a_network_failure_and_comments_once(
     fake_github: FakeGitHub, tmp_path: Path
 ) -> None:
@@ -85,15 +72,18 @@ def test_workflow_run_retries_a_network_failure_and_comments_once(
     assert len(comments) == 1
     body = comments[0].body
     assert COMMENT_MARKER in body
-    assert "`network`" in body and "build (20.x)" in body
+    assert "`network`" in body
+    assert "build (20.x)" in body
     assert "Re-ran `build (20.x)`" in body
     assert "ECONNRESET" in body  # the decisive log line is quoted
     assert first.outputs["category"] == "network"
     assert first.outputs["action"] == "retry"
     assert float(first.outputs["confidence"]) > 0.5
     assert first.outputs["report"] == "pipeline-guard-report.json"
-    assert "network" in first.summary and COMMENT_MARKER not in first.summary
-    assert first.report is not None and first.report["jobs"][0]["action"] == "retry"
+    assert "network" in first.summary
+    assert COMMENT_MARKER not in first.summary
+    assert first.report is not None
+    assert first.report["jobs"][0]["action"] == "retry"
 
     # The re-run failed again: attempt 2 is the budget's last, so no retry, same comment edited.
     fake_github.complete_run(REPO_NAME, 100, "failure", job_conclusion="failure")
@@ -174,7 +164,8 @@ def test_fork_pr_found_by_head_sha_and_never_fixed(fake_github: FakeGitHub, tmp_
 
     assert result.returncode == 0, result.stderr
     assert len(fake_github.comments(REPO_NAME, 9)) == 1
-    assert result.report is not None and result.report["pull_request"] == 9
+    assert result.report is not None
+    assert result.report["pull_request"] == 9
 
 
 def test_after_job_mode_reports_the_retry_it_cannot_do(
@@ -183,7 +174,12 @@ def test_after_job_mode_reports_the_retry_it_cannot_do(
     fake_github.add_repo(REPO_NAME)
     fake_github.add_pull(REPO_NAME, 7, head_sha=HEAD_SHA, head_ref="feature")
     fake_github.add_run(
-        REPO_NAME, 100, head_sha=HEAD_SHA, head_branch="feature", status="in_progress", conclusion=None
+        REPO_NAME,
+        100,
+        head_sha=HEAD_SHA,
+        head_branch="feature",
+        status="in_progress",
+        conclusion=None,
     )
     fake_github.add_job(REPO_NAME, 100, job_id=500, name="build", log=NETWORK_LOG)
     fake_github.add_job(REPO_NAME, 100, job_id=501, name="guard", status="in_progress")
@@ -250,7 +246,8 @@ def test_missing_permission_is_named_and_the_diagnosis_still_goes_out(
     assert check_requests(fake.requests) == []
     assert result.returncode == 1
     assert "actions: write" in result.stderr
-    assert len(comments) == 1 and "actions: write" in comments[0].body
+    assert len(comments) == 1
+    assert "actions: write" in comments[0].body
     assert result.outputs["category"] == "network"
     assert "Traceback" not in result.stderr
 
@@ -273,7 +270,8 @@ def test_api_down_keeps_the_diagnosis_in_the_log_and_summary(
     result = run_guard(env, tmp_path)
 
     assert result.returncode == 1
-    assert "test-failure" in result.stdout and "test-failure" in result.summary
+    assert "test-failure" in result.stdout
+    assert "test-failure" in result.summary
     assert "502" in result.stderr
     assert result.outputs["category"] == "test-failure"
     assert "Traceback" not in result.stderr

@@ -47,7 +47,9 @@ class Outcome(BaseModel):
     @property
     def problems(self) -> list[str]:
         """Every error of pipeline-guard's own (not the diagnosed failure): exit code 1."""
-        retry = [f"Could not re-run the failed jobs: {self.retry_error}"] if self.retry_error else []
+        retry = (
+            [f"Could not re-run the failed jobs: {self.retry_error}"] if self.retry_error else []
+        )
         return [*retry, *self.errors]
 
 
@@ -74,7 +76,7 @@ def act(
     return outcome
 
 
-def _fix(
+def _fix(  # noqa: PLR0917 - the plan's pieces, each used once
     diagnosis: Diagnosis,
     context: RunContext,
     config: RepoConfig,

@@ -45,14 +45,15 @@ def prepare_fix(diagnosis: Diagnosis, context: RunContext, config: RepoConfig) -
     workspace = context.workspace.resolve()
     _check_checkout(workspace, context.head_sha)
     before = set(changed_files(workspace))
+    touched: list[str] = []
     try:
         result = fixer.apply(fix_id, diagnosis, workspace)
-        changed = sorted(set(changed_files(workspace)) - before)
-        _check_limits(changed, fixer.owned_files(fix_id), config, workspace)
-        tracked = _tracked(workspace, changed)
-        changes = tuple(_file_change(workspace, path, path not in tracked) for path in changed)
+        touched = sorted(set(result.changed) | (set(changed_files(workspace)) - before))
+        _check_limits(touched, fixer.owned_files(fix_id), config, workspace)
+        tracked = _tracked(workspace, touched)
+        changes = tuple(_file_change(workspace, path, path not in tracked) for path in touched)
     finally:
-        _restore(workspace, sorted(set(changed_files(workspace)) - before))
+        _restore(workspace, touched or sorted(set(changed_files(workspace)) - before))
     return FixAttempt(
         request=_request(result, changes, diagnosis, context, config),
         verification=result.verification,

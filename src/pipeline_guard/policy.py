@@ -93,6 +93,8 @@ def decide(
             has_fixer=has_fixer,
         )
         plans.append(JobPlan(job=job, diagnosis=diagnosis, action=final, reason=reason))
+        if action == "fix-pr" and final != "fix-pr" and diagnosis.fix:
+            notes.append(f"No fix PR for `{job.name}`: {reason}.")
     fixes: dict[str, JobPlan] = {}
     for plan in plans:
         if plan.action == "fix-pr" and plan.diagnosis.fix:

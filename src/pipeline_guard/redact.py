@@ -99,17 +99,8 @@ _SCHEME = r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://"
 # Each entry: (name, regex). The handler for ``name`` is in _HANDLERS below. Group names inside
 # a regex are prefixed with its name (RE2 needs them unique across the combined pattern).
 _PATTERNS: tuple[tuple[str, str], ...] = (
-    # PEM private keys. With an END line: everything between header and footer. Cut off (a
-    # truncated log or comment): the lines that look like PEM body after the header (base64
-    # runs, the Proc-Type/DEK-Info headers, GitHub's timestamp prefix, escaped \n in JSON).
-    (
-        "pk",
-        r"(?P<pk_head>-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)"
-        r"(?:(?P<pk_body>(?s:.*?))(?P<pk_tail>-----END[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----)"
-        r"|(?P<pk_cut>(?:(?:[ \t]|\r?\n|\\r|\\n)+"
-        r"(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z[ \t]+)?"
-        r"(?:[A-Za-z0-9+/=]{16,}|[A-Za-z0-9+/=]+\z|(?:Proc-Type|DEK-Info|Comment):[^\r\n]*))*))",
-    ),
+    # PEM private key headers; the body and footer that follow are found by _PEM_REST.
+    ("pk", r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----"),
     # Credentials in URLs: keep scheme, user and host, mask the password. The password may hold
     # an unencoded '@': the greedy run stops at the last '@' before the path.
     (
@@ -245,23 +236,49 @@ def _mask_value(head: bytes, value: bytes, whole: bytes) -> bytes:
     return head + left + _MASK_B + right
 
 
-def _private_key(groups: _Groups, whole: bytes) -> bytes:
-    """Keep the PEM header/footer and the whitespace around the body; mask the body."""
-    complete = groups.isset("pk_tail")
-    body = groups["pk_body"] if complete else groups["pk_cut"]
+_PEM_SEP = r"(?:[ \t]|\r?\n|\\r|\\n)+(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z[ \t]+)?"
+_PEM_REST = (
+    rf"(?:{_PEM_SEP}(?:[A-Za-z0-9+/=]{{16,}}"
+    r"|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset):[^\r\n]*))*"
+    rf"(?:{_PEM_SEP}[A-Za-z0-9+/=]+)?"
+    rf"(?:{_PEM_SEP}-----END[ A-Z0-9]{{0,40}}PRIVATE KEY(?: BLOCK)?-----)?"
+).encode()
+"""What follows a PEM header: body lines, then the footer if the text was not cut off.
+
+Body lines are base64 runs of 16+ characters (PEM and OpenSSH lines are 64-70 long), the
+RFC 1421/4880 headers (``Proc-Type:``, ``DEK-Info:``, ``Version:``...), then one last, shorter
+run. Lines may be separated by real line breaks, by spaces (a key pasted into one line) or by
+escaped ``\\n`` (a key inside a JSON string), and prefixed by GitHub's log timestamps. Matching
+this *shape* rather than "everything up to the END line" means a key cut off by a truncated log
+or comment is still masked, and masks nothing after it; and it stays linear: a lazy
+``.*?END`` would rescan the rest of the text for each of many headers without a footer.
+Matched anchored and without captures, so RE2 answers from its DFA.
+"""
+
+
+@cache
+def _pem_rest() -> Any:
+    return re2.compile(_PEM_REST, _options())
+
+
+def _private_key(data: bytes, start: int, end: int) -> tuple[bytes, int]:
+    """Mask the key body after the header at ``data[start:end]``; keep header, footer and the
+    whitespace around the body. Returns the replacement and where the key ends."""
+    rest = _pem_rest().match(data, end)
+    rest_end = rest.end() if rest is not None else end
+    footer_at = data.rfind(b"-----END", end, rest_end)
+    body_end = footer_at if footer_at != -1 else rest_end
+    body = data[end:body_end]
     core = body.strip(b" \t\r\n")
     if not core:
-        return whole
-    start = body.index(core)
-    return (
-        groups["pk_head"] + body[:start] + _MASK_B + body[start + len(core) :] + groups["pk_tail"]
-    )
+        return data[start:rest_end], rest_end
+    lead = body.index(core)
+    masked = data[start:end] + body[:lead] + _MASK_B + body[lead + len(core) :]
+    return masked + data[body_end:rest_end], rest_end
 
 
 def _handler(name: str) -> _Handler:
     """How the pattern called ``name`` in :data:`_PATTERNS` masks its match."""
-    if name == "pk":
-        return _private_key
     if name == "jwt":
         return lambda groups, whole: _MASK_B
     if name == "urlu":
@@ -277,6 +294,11 @@ def _handler(name: str) -> _Handler:
     return lambda groups, whole: groups[prefix] + _MASK_B
 
 
+_CHECK_ORDER = ("kv", "url", "auth", "flag", "npmrc", "urlu", "jwt", "gh", "gl")
+"""Alternatives to test first when looking up which one matched (the most frequent in logs):
+one call per alternative tested, and the lookup dominates the cost of a match."""
+
+
 class _PatternPass:
     """The combined regex of :data:`_PATTERNS` and, per alternative, its handler."""
 
@@ -287,24 +309,36 @@ class _PatternPass:
             (name.decode() if isinstance(name, bytes) else name): index
             for name, index in self.regex.groupindex.items()
         }
-        self.alternatives = [(self.index[name], _handler(name)) for name, _ in _PATTERNS]
+        names = [name for name, _ in _PATTERNS]
+        names.sort(key=lambda name: _CHECK_ORDER.index(name) if name in _CHECK_ORDER else 99)
+        self.pem_index = self.index["pk"]
+        self.alternatives = [(self.index[name], _handler(name)) for name in names if name != "pk"]
 
     def apply(self, data: bytes) -> bytes:
         """``data`` with every match replaced by its handler's output (``data`` itself if no
         match changed anything)."""
         pieces: list[bytes] = []
         last = 0
-        for match in self.regex.finditer(data):
+        pos = 0
+        while pos <= len(data):
+            match = self.regex.search(data, pos)
+            if match is None:
+                break
             start, end = match.span()
             whole = data[start:end]
             replacement = whole
-            for group_index, handler in self.alternatives:
-                if match.start(group_index) != -1:
-                    replacement = handler(_Groups(data, self.index, match), whole)
-                    break
+            if match.start(self.pem_index) != -1:
+                replacement, end = _private_key(data, start, end)
+                whole = data[start:end]
+            else:
+                for group_index, handler in self.alternatives:
+                    if match.start(group_index) != -1:
+                        replacement = handler(_Groups(data, self.index, match), whole)
+                        break
             if replacement != whole:
                 pieces += (data[last:start], replacement)
                 last = end
+            pos = end if end > start else start + 1
         if not pieces:
             return data
         pieces.append(data[last:])

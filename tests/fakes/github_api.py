@@ -517,6 +517,7 @@ class FakeGitHub(FakeServer):
             ("POST", repo + r"/git/blobs", contents_w, self._create_blob),
             ("POST", repo + r"/git/trees", contents_w, self._create_tree),
             ("POST", repo + r"/git/commits", contents_w, self._create_commit),
+            ("GET", repo + r"/git/commits/(?P<sha>[0-9a-f]{40})", contents_r, self._get_commit),
             ("GET", repo + r"/git/ref/(?P<ref>.+)", contents_r, self._get_ref),
             ("POST", repo + r"/git/refs", contents_w, self._create_ref),
             ("PATCH", repo + r"/git/refs/(?P<ref>.+)", contents_w, self._update_ref),
@@ -1185,6 +1186,15 @@ class FakeGitHub(FakeServer):
         commit = Commit(str(tree), tuple(parents), str(data.get("message", "")), author, committer)
         sha = state.git.put_commit(commit)
         return Response(201, self._commit_json(state, sha))
+
+    def _get_commit(self, request: Request) -> Response:
+        state = self.repos[request.params["repo"]]
+        sha = request.params["sha"]
+        return (
+            Response(200, self._commit_json(state, sha))
+            if sha in state.git.commits
+            else (_not_found())
+        )
 
     def _get_ref(self, request: Request) -> Response:
         state = self.repos[request.params["repo"]]

@@ -64,6 +64,11 @@ EXTRAS = (
         query=frozenset({"per_page", "page"}),
     ),
     Extra(
+        "GET",
+        _REPO + r"/git/commits/[0-9a-f]{40}",
+        "Get a commit: the fix commit's base tree comes from the failing commit",
+    ),
+    Extra(
         "POST",
         _REPO + r"/issues/\d+/labels",
         "Add labels to an issue (or PR): labels on fix PRs",

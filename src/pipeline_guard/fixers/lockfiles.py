@@ -471,7 +471,11 @@ def _yarn_berry(project: Path) -> Plan:
         "--no-immutable",
         env={"YARN_ENABLE_SCRIPTS": "0"},
     )
-    return Plan(fix=fix, verify=None, tool=_label(runner, "@yarnpkg/cli-dist") or "yarn")
+    return Plan(
+        fix=fix,
+        verify=None,
+        tool=_label(runner, "@yarnpkg/cli-dist").replace("@yarnpkg/cli-dist", "yarn"),
+    )
 
 
 # ---------------------------------------------------------------- python: poetry, uv

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -28,6 +29,11 @@ FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
 PULL_PAGES = 10  # open PRs scanned for a fork PR's head SHA (x100): enough, and bounded
 TIMEOUT = 15
 T = TypeVar("T")
+NO_CI_NOTE = (
+    "\n\n> [!NOTE]\n> This PR was opened with the workflow's GITHUB_TOKEN, so GitHub does not "
+    "start its checks. Close and reopen it to run CI, or give pipeline-guard a `fix-token` "
+    "(a PAT or GitHub App token)."
+)
 
 # What each call needs, in the words of a workflow's `permissions:` block.
 PERMISSION = {
@@ -306,7 +312,21 @@ class GitHubForge:
 
     def open_fix(self, fix: FixRequest) -> str:
         """Push one commit to ``fix.branch`` through the git database API, then open or find
-        the PR. A second run with the same fix finds the open PR and moves its branch."""
+        the PR. A second run with the same fix finds the open PR and moves its branch.
+
+        With a ``fix-token``, the push and the PR use it: it may change workflow files (which
+        GITHUB_TOKEN cannot) and its PRs start CI (GITHUB_TOKEN's do not: the PR body says so).
+        """
+        if self.context.fix_token is not None:
+            as_fixer = self.context.model_copy(
+                update={"token": self.context.fix_token, "fix_token": None}
+            )
+            return GitHubForge(as_fixer, self.deadline)._open_fix(fix, starts_ci=True)
+        return self._open_fix(fix, starts_ci=False)
+
+    def _open_fix(self, fix: FixRequest, *, starts_ci: bool) -> str:
+        if not starts_ci:
+            fix = fix.model_copy(update={"body": fix.body + NO_CI_NOTE})
         base_sha = fix.base_sha or self._call(
             "push the fix branch",
             lambda: self.repo.get_git_ref(f"heads/{fix.base_branch}").object.sha,
@@ -332,16 +352,26 @@ class GitHubForge:
         return str(commit.sha)
 
     def _move_branch(self, branch: str, sha: str) -> None:
+        """Create the fix branch, or force it to the new commit.
+
+        Plain REST calls: PyGithub's ``GitRef.edit`` on a ref from ``get_git_ref`` PATCHes
+        ``/git/ref/...`` (singular), which is not GitHub's update-a-reference endpoint (the
+        contract test caught it).
+        """
         from github import GithubException  # noqa: PLC0415
 
+        requester = self.github.requester
+        quoted = quote(branch, safe="/")
         try:
-            ref = self.repo.get_git_ref(f"heads/{branch}")
+            requester.requestJsonAndCheck("GET", f"{self.repo.url}/git/ref/heads/{quoted}")
         except GithubException as exc:
             if exc.status != 404:
                 raise
             self.repo.create_git_ref(f"refs/heads/{branch}", sha)
             return
-        ref.edit(sha, force=True)
+        requester.requestJsonAndCheck(
+            "PATCH", f"{self.repo.url}/git/refs/heads/{quoted}", input={"sha": sha, "force": True}
+        )
 
     def _pull_for(self, fix: FixRequest) -> str:
         owner = self.context.repository.split("/")[0]
@@ -412,6 +442,13 @@ def _forge_error(what: str, status: int, data: Any, headers: Mapping[str, Any]) 
     detail = f" ({message})" if message else ""
     if status == 401:
         return TokenMissing(f"GitHub rejected the token (401{detail}): check `github-token`")
+    if status == 422 and "`workflows` permission" in str(message):
+        return PermissionMissing(
+            f"the token cannot {what}: the fix changes .github/workflows/, which needs a token "
+            "with the `workflows` permission (GITHUB_TOKEN never has it): pass a PAT or GitHub "
+            "App token as the `fix-token` input",
+            "workflows",
+        )
     if status == 403 and not _is_rate_limit(message):
         accepted = _header(headers, "x-accepted-github-permissions")
         permission = _permission_words(accepted) or PERMISSION.get(what, "more permissions")

@@ -2,15 +2,25 @@
 
 Built on python-gitlab. ``CI_JOB_TOKEN`` cannot list a pipeline's jobs, read their traces,
 retry them or write MR notes, so the guard needs a project/group access token (or a bot's
-personal token) with ``api`` scope, passed as ``PIPELINE_GUARD_TOKEN`` (the component's
-``token`` input). Without one, the job token is tried for reading and every refusal says
-exactly which token to create. Every call goes through :func:`GitLabForge._call`, which turns
-GitLab's answers into one-line :class:`~pipeline_guard.errors.ForgeError` messages.
+personal token) with ``api`` scope. The component hands its ``token`` input over as
+``INPUT_TOKEN`` (see ``templates/pipeline-guard.yml`` for why not as ``PIPELINE_GUARD_TOKEN``);
+``PIPELINE_GUARD_TOKEN`` and ``GITLAB_TOKEN`` are read next, for the root
+``.gitlab-ci-component.yml`` and for other setups. A value that is still a variable reference
+(``$PIPELINE_GUARD_TOKEN``: the variable it names is not defined) counts as no token. Without
+one, the job token is tried for reading and every refusal says exactly which token to create.
+Every call goes through :func:`GitLabForge._call`, which turns GitLab's answers into one-line
+:class:`~pipeline_guard.errors.ForgeError` messages.
+
+Merge requests from forks: a pipeline for a fork's MR runs in the fork (``CI_PROJECT_ID``) unless
+a maintainer runs it in the parent project, while the MR itself belongs to the target project
+(``CI_MERGE_REQUEST_PROJECT_ID``). The MR's IID is used only when the pipeline runs in the MR's
+project, so the note never lands on an unrelated MR of the fork with the same number.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -27,6 +37,8 @@ NAME = "gitlab"
 TIMEOUT = 15
 ATTEMPTS = 3
 T = TypeVar("T")
+TOKEN_VARIABLES = ("INPUT_TOKEN", "PIPELINE_GUARD_TOKEN", "GITLAB_TOKEN")
+_UNEXPANDED = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
 TOKEN_HELP = (
     "create a project access token with the `api` scope and the Developer role "
     "(Settings > Access tokens), save it as a masked CI/CD variable, and pass it as the "
@@ -42,11 +54,9 @@ def detect(env: Mapping[str, str]) -> bool:
 def read_context(env: Mapping[str, str], options: RunOptions) -> RunContext:
     """The failing pipeline from the predefined ``CI_*`` variables."""
     server = env.get("CI_SERVER_URL", "https://gitlab.com").rstrip("/")
-    mr_iid = env.get("CI_MERGE_REQUEST_IID")
-    source_project = env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
     project_id = env.get("CI_PROJECT_ID")
     pipeline = env.get("CI_PIPELINE_ID")
-    token = env.get("PIPELINE_GUARD_TOKEN") or env.get("GITLAB_TOKEN")
+    token = _token(env)
     return RunContext(
         platform=Platform.GITLAB,
         mode=Mode.PIPELINE,
@@ -60,8 +70,8 @@ def read_context(env: Mapping[str, str], options: RunOptions) -> RunContext:
         head_sha=env.get("CI_COMMIT_SHA"),
         head_branch=env.get("CI_MERGE_REQUEST_SOURCE_BRANCH_NAME") or env.get("CI_COMMIT_BRANCH"),
         default_branch=env.get("CI_DEFAULT_BRANCH"),
-        pr_number=int(mr_iid) if mr_iid and mr_iid.isdigit() else None,
-        from_fork=bool(source_project and project_id and source_project != project_id),
+        pr_number=_merge_request_iid(env),
+        from_fork=_from_fork(env),
         own_job=env.get("CI_JOB_NAME"),
         log_files=options.log_files,
         workspace=options.workspace,
@@ -69,6 +79,33 @@ def read_context(env: Mapping[str, str], options: RunOptions) -> RunContext:
         fix_token=SecretStr(token) if token else None,
         job_token=SecretStr(env["CI_JOB_TOKEN"]) if env.get("CI_JOB_TOKEN") else None,
     )
+
+
+def _token(env: Mapping[str, str]) -> str | None:
+    """The first token variable that holds a value (not a reference left unexpanded)."""
+    for name in TOKEN_VARIABLES:
+        value = (env.get(name) or "").strip()
+        if value and not _UNEXPANDED.fullmatch(value):
+            return value
+    return None
+
+
+def _merge_request_iid(env: Mapping[str, str]) -> int | None:
+    """The MR's IID, when the MR lives in the project this pipeline runs in."""
+    iid = env.get("CI_MERGE_REQUEST_IID")
+    if not iid or not iid.isdigit():
+        return None
+    mr_project = env.get("CI_MERGE_REQUEST_PROJECT_ID")
+    if mr_project and env.get("CI_PROJECT_ID") and mr_project != env.get("CI_PROJECT_ID"):
+        return None  # a fork's pipeline: the IID numbers an MR of the parent project
+    return int(iid)
+
+
+def _from_fork(env: Mapping[str, str]) -> bool:
+    """Whether the MR comes from another project than the one it targets."""
+    source = env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
+    target = env.get("CI_MERGE_REQUEST_PROJECT_ID") or env.get("CI_PROJECT_ID")
+    return bool(source and target and source != target)
 
 
 def publish(env: Mapping[str, str], summary: str, outputs: Mapping[str, str]) -> None:
@@ -136,16 +173,23 @@ class GitLabForge:
         return self._call("read job traces", save)
 
     def find_change_request(self) -> int | None:
+        """The MR of this pipeline: named by the MR pipeline, else the open MR whose source is
+        this branch of this project (a fork's MR from a branch of the same name is not ours)."""
         if self.context.pr_number is not None:
             return self.context.pr_number
         branch = self.context.head_branch
         if not branch:
             return None
+        project_id = self.context.project_id
 
         def by_branch() -> int | None:
             for mr in self.project.mergerequests.list(
                 source_branch=branch, state="opened", iterator=True
             ):
+                source = getattr(mr, "source_project_id", None)
+                if project_id and project_id.isdigit() and source is not None:
+                    if int(source) != int(project_id):
+                        continue
                 return int(mr.iid)
             return None
 
@@ -161,13 +205,26 @@ class GitLabForge:
         return lambda: self.project.jobs.get(job_id, lazy=True).retry()
 
     def upsert_comment(self, number: int, body: str) -> str:
+        """Edit our note (the newest that carries the marker and that we may edit), else create
+        one. Only a note's author may edit it: a note with the marker written by someone else
+        (a quote, or a note left by an earlier token's user) answers 403 and is passed over."""
+        from gitlab.exceptions import GitlabUpdateError  # noqa: PLC0415
+
         def upsert() -> str:
             mr = self.project.mergerequests.get(number, lazy=True)
             for note in mr.notes.list(iterator=True):
-                if COMMENT_MARKER in (note.body or ""):
-                    note.body = body
+                if getattr(note, "system", False) or COMMENT_MARKER not in (note.body or ""):
+                    continue
+                note.body = body
+                try:
                     note.save()
-                    return self._note_url(number, int(note.id))
+                except GitlabUpdateError as exc:
+                    if exc.response_code == 403 and "insufficient_scope" not in str(
+                        exc.error_message
+                    ):
+                        continue
+                    raise
+                return self._note_url(number, int(note.id))
             created = mr.notes.create({"body": body})
             return self._note_url(number, int(created.id))
 
@@ -239,11 +296,22 @@ class GitLabForge:
             return TokenMissing(f"CI_JOB_TOKEN cannot {what}{detail}: {TOKEN_HELP}")
         if status == 401:
             return TokenMissing(f"GitLab rejected the token (401{detail}): {TOKEN_HELP}")
+        if status == 403 and "insufficient_scope" in str(message):
+            return PermissionMissing(
+                f"the token cannot {what}: it needs the `api` scope (it has only `read_api` "
+                f"or `read_repository`); {TOKEN_HELP}",
+                "api",
+            )
+        if status == 403 and "not retryable" in str(message):
+            return ForgeError(
+                f"GitLab refused to {what}{detail}: a job that was already retried, or whose "
+                "pipeline is archived, cannot be retried again"
+            )
         if status == 403:
             return PermissionMissing(
-                f"the token cannot {what}: it needs the `api` scope and at least the Developer "
-                f"role{detail}",
-                "api",
+                f"the token cannot {what}{detail}: its user needs at least the Developer role "
+                "in the project (and the `api` scope)",
+                "Developer",
             )
         if status == 404:
             return ForgeError(f"GitLab answered 404 when trying to {what}{detail}")
@@ -288,9 +356,13 @@ def _commit(fix: FixRequest) -> dict[str, Any]:
                 "file_path": change.path,
                 "content": base64.b64encode(change.content).decode(),
                 "encoding": "base64",
-                "execute_filemode": change.executable,
             }
         )
+        if change.created and change.executable:
+            # `execute_filemode` is read by the `chmod` action only; an update keeps the mode.
+            actions.append(
+                {"action": "chmod", "file_path": change.path, "execute_filemode": True}
+            )
     commit: dict[str, Any] = {
         "branch": fix.branch,
         "commit_message": fix.commit_message,
