@@ -312,3 +312,79 @@ def test_bad_input_is_a_one_line_usage_error(fake_github: FakeGitHub, tmp_path: 
     assert result.stderr.strip() == (
         "pipeline-guard: error: dry-run: expected true or false, got 'maybe'"
     )
+
+
+def test_primary_rate_limit_waits_for_the_reset_then_succeeds(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    _repo_with_run(fake_github, {"test": TEST_LOG})
+    fake_github.exhaust_rate_limit(reset_in=0, times=1)
+    env = github_env(
+        fake_github, tmp_path, "workflow_run", workflow_run_event(100, pulls=[7]), run_id=200
+    )
+
+    result = run_guard(env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert len(fake_github.comments(REPO_NAME, 7)) == 1
+    limited = [r for r in fake_github.requests if r.path.endswith("/jobs")]
+    assert len(limited) >= 2  # refused once, then asked again after the reset
+
+
+def test_secondary_rate_limit_honours_retry_after(fake_github: FakeGitHub, tmp_path: Path) -> None:
+    _repo_with_run(fake_github, {"test": TEST_LOG})
+    fake_github.secondary_rate_limit(retry_after=1, times=1, status=429)
+    env = github_env(
+        fake_github, tmp_path, "workflow_run", workflow_run_event(100, pulls=[7]), run_id=200
+    )
+
+    result = run_guard(env, tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert len(fake_github.comments(REPO_NAME, 7)) == 1
+
+
+def test_total_deadline_stops_a_slow_api_and_still_reports(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    _repo_with_run(fake_github, {"test": TEST_LOG})
+    fake_github.slow("GET", r"/repos/octo/app/actions/runs/100/attempts/1/jobs", 3.0)
+    env = github_env(
+        fake_github, tmp_path, "workflow_run", workflow_run_event(100, pulls=[7]), run_id=200
+    )
+    env["PIPELINE_GUARD_DEADLINE"] = "2"
+
+    result = run_guard(env, tmp_path)
+
+    assert result.returncode == 1
+    assert "time budget is spent" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.report is not None
+    assert fake_github.comments(REPO_NAME, 7) == []
+
+
+def test_failure_before_any_step_is_read_from_annotations(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    fake_github.add_repo(REPO_NAME)
+    fake_github.add_pull(REPO_NAME, 7, head_sha=HEAD_SHA, head_ref="feature")
+    fake_github.add_run(REPO_NAME, 100, head_sha=HEAD_SHA, head_branch="feature")
+    message = (
+        "This request has been automatically failed because it uses a deprecated version of "
+        "`actions/upload-artifact: v3`. Learn more: https://github.blog/changelog/"
+        "2024-04-16-deprecation-notice-v3-of-the-artifact-actions/"
+    )
+    fake_github.add_job(
+        REPO_NAME, 100, job_id=500, name="build", log="", annotations=[("failure", message)]
+    )
+    env = github_env(
+        fake_github, tmp_path, "workflow_run", workflow_run_event(100, pulls=[7]), run_id=200
+    )
+
+    result = run_guard(env, tmp_path)
+
+    body = fake_github.comments(REPO_NAME, 7)[0].body
+    assert "`config`" in body
+    assert "actions/upload-artifact: v3" in body
+    assert result.outputs["category"] == "config"
+    assert fake_github.reruns == []

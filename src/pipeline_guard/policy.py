@@ -99,14 +99,26 @@ def decide(
     for plan in plans:
         if plan.action == "fix-pr" and plan.diagnosis.fix:
             fixes.setdefault(plan.diagnosis.fix, plan)
+    comment = config.comment and bool(plans)
+    if comment and _read_only_fork_run(context):
+        comment = False
+        notes.append(
+            "No comment: a pull request from a fork gets a read-only token in its own run. "
+            "Run pipeline-guard on `workflow_run` to comment on fork pull requests."
+        )
     return Plan(
         jobs=tuple(plans),
         retry=tuple(plan.job for plan in plans if plan.action == "retry"),
         fixes=tuple(fixes.values()),
-        comment=config.comment and bool(plans),
+        comment=comment,
         dry_run=config.dry_run,
         notes=tuple(notes),
     )
+
+
+def _read_only_fork_run(context: RunContext) -> bool:
+    """GitHub gives a fork's own `pull_request` run a read-only token: writing would fail."""
+    return context.from_fork and context.mode in (Mode.AFTER_JOB, Mode.IN_JOB)
 
 
 def _may_retry(

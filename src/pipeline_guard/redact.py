@@ -89,10 +89,11 @@ _NAME_WORDS = (
 ``x-api-key``). Ending, not containing: ``TokenError: ...``, ``tokens: 5`` and ``password_file``
 are not secrets. ``pwd`` is left out on purpose: ``PWD=/home/runner/work`` is everywhere."""
 
-_VALUE = r"""(?:"[^"\r\n]*"|'[^'\r\n]*'|[^\s'"&]+)"""
-"""A quoted value up to its quote, or an unquoted one up to whitespace, a quote or ``&`` (the
-next query parameter). Stopping late (at whitespace, not at ``,`` or ``}``) errs on the side of
-masking a character too many rather than leaking the end of a password."""
+_VALUE = r"""(?:"[^"\r\n]*"|'[^'\r\n]*'|[^\s'"]+)"""
+"""A quoted value up to its quote, or an unquoted one up to whitespace or a quote. Stopping
+late (not at ``&``, ``,`` or ``}``) errs on the side of masking too much (``?token=***`` hides
+the query parameters after the token too) rather than leaking the end of a password that
+holds one of those characters."""
 
 _SCHEME = r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://"
 
@@ -233,21 +234,30 @@ def _mask_value(head: bytes, value: bytes, whole: bytes) -> bytes:
     left, inner, right = _unquote(value)
     if _is_placeholder(inner):
         return whole
-    return head + left + _MASK_B + right
+    return head + left + _masked_value(inner) + right
+
+
+def _masked_value(value: bytes) -> bytes:
+    """:data:`MASK`, or ``<prefix>***`` when the whole value is a token with a known prefix
+    (``GITHUB_TOKEN=ghs_***`` says more than ``GITHUB_TOKEN=***``)."""
+    inner = _pattern_pass().apply(value)
+    if inner != value and _placeholder_regex().fullmatch(inner) is not None:
+        return inner
+    return _MASK_B
 
 
 _PEM_SEP = r"(?:[ \t]|\r?\n|\\r|\\n)+(?:\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z[ \t]+)?"
 _PEM_REST = (
     rf"(?:{_PEM_SEP}(?:[A-Za-z0-9+/=]{{16,}}"
     r"|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset):[^\r\n]*))*"
-    rf"(?:{_PEM_SEP}[A-Za-z0-9+/=]+)?"
+    rf"(?:{_PEM_SEP}[A-Za-z0-9+/=]+){{0,2}}"
     rf"(?:{_PEM_SEP}-----END[ A-Z0-9]{{0,40}}PRIVATE KEY(?: BLOCK)?-----)?"
 ).encode()
 """What follows a PEM header: body lines, then the footer if the text was not cut off.
 
 Body lines are base64 runs of 16+ characters (PEM and OpenSSH lines are 64-70 long), the
-RFC 1421/4880 headers (``Proc-Type:``, ``DEK-Info:``, ``Version:``...), then one last, shorter
-run. Lines may be separated by real line breaks, by spaces (a key pasted into one line) or by
+RFC 1421/4880 headers (``Proc-Type:``, ``DEK-Info:``, ``Version:``...), then up to two
+shorter runs (the last line, and a PGP checksum line). Lines may be separated by real line breaks, by spaces (a key pasted into one line) or by
 escaped ``\\n`` (a key inside a JSON string), and prefixed by GitHub's log timestamps. Matching
 this *shape* rather than "everything up to the END line" means a key cut off by a truncated log
 or comment is still masked, and masks nothing after it; and it stays linear: a lazy

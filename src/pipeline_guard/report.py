@@ -32,12 +32,19 @@ _DID = {
 
 
 def comment_markdown(
-    context: RunContext, plan: Plan, outcome: Outcome, redactor: Redactor, *, evidence: int = 6
+    context: RunContext,
+    plan: Plan,
+    outcome: Outcome,
+    redactor: Redactor,
+    *,
+    evidence: int = 6,
+    marker: bool = True,
 ) -> str:
-    """The PR/MR comment: hidden marker, a table of jobs, a section per job, what was done."""
+    """The PR/MR comment: hidden marker, a table of jobs, a section per job, what was done.
+    Without ``marker``, the same report for the job summary and the job log."""
     while True:
         sections = [_job_section(context, job, evidence) for job in plan.jobs]
-        text = _assemble(context, plan, outcome, sections)
+        text = _assemble(context, plan, outcome, sections, marker)
         if len(text) <= SAFE_LIMIT or evidence == 0:
             break
         evidence = evidence // 2
@@ -45,23 +52,27 @@ def comment_markdown(
     while len(text) > SAFE_LIMIT and kept > 1:
         kept -= 1
         note = f"\n_{len(sections) - kept} more job(s) left out: the comment size limit._\n"
-        text = _assemble(context, plan, outcome, [*sections[:kept], note])
+        text = _assemble(context, plan, outcome, [*sections[:kept], note], marker)
     return redactor.redact(text[:SAFE_LIMIT])
 
 
-def _assemble(context: RunContext, plan: Plan, outcome: Outcome, sections: Sequence[str]) -> str:
+def _assemble(
+    context: RunContext, plan: Plan, outcome: Outcome, sections: Sequence[str], marker: bool
+) -> str:
     count = len(plan.jobs)
     run = f"[run]({context.run_url})" if context.run_url else "this run"
-    head = (
-        f"{COMMENT_MARKER}\n### pipeline-guard: {count} failed job{'s' * (count != 1)} in {run}\n"
-    )
+    jobs = "job" if count == 1 else "jobs"
+    head = f"### pipeline-guard: {count} failed {jobs} in {run}\n"
+    if marker:
+        head = f"{COMMENT_MARKER}\n{head}"
     table = ["| Job | Cause | Category | Action |", "|---|---|---|---|"]
     table += [
         f"| {_cell(job.job.name)} | {_cell(job.diagnosis.title)} | `{job.diagnosis.category}` "
         f"({job.diagnosis.confidence:.2f}) | {_DID[job.action]} |"
         for job in plan.jobs
     ]
-    parts = [head, "\n".join(table), "", *sections, _did_section(plan, outcome), _footer(plan)]
+    footer = _footer(plan, marker)
+    parts = [head, "\n".join(table), "", *sections, _did_section(plan, outcome), footer]
     return "\n".join(parts)
 
 
@@ -123,18 +134,18 @@ def what_was_done(plan: Plan, outcome: Outcome) -> list[str]:
     return done
 
 
-def _footer(plan: Plan) -> str:
+def _footer(plan: Plan, in_comment: bool) -> str:
+    edited = " This comment is edited in place on every run." if in_comment else ""
     dry = " Dry run: nothing was changed." if plan.dry_run else ""
     return (
-        f"<sub>pipeline-guard {__version__}: diagnosed from the job logs inside this CI; "
-        f"this comment is edited in place on every run.{dry}</sub>\n"
+        f"<sub>pipeline-guard {__version__} diagnosed this from the job logs, inside this CI."
+        f"{edited}{dry}</sub>\n"
     )
 
 
 def summary_markdown(context: RunContext, plan: Plan, outcome: Outcome, redactor: Redactor) -> str:
     """The GitHub job summary / GitLab job log report: the comment without the marker."""
-    text = comment_markdown(context, plan, outcome, redactor)
-    return text.replace(COMMENT_MARKER + "\n", "", 1)
+    return comment_markdown(context, plan, outcome, redactor, marker=False)
 
 
 def outputs(plan: Plan, report_path: str, redactor: Redactor) -> dict[str, str]:

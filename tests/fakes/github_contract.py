@@ -103,7 +103,8 @@ def _spec() -> dict[str, Any]:
 @cache
 def _openapi() -> OpenAPI:
     # The description is GitHub's own and already valid: skip validating the spec itself.
-    return OpenAPI.from_dict(_spec(), config=Config(spec_validator_cls=None))
+    # (None turns it off at run time; the stubs only admit a class or Unset.)
+    return OpenAPI.from_dict(_spec(), config=Config(spec_validator_cls=None))  # type: ignore[arg-type]
 
 
 def _resolve(node: Any) -> Any:

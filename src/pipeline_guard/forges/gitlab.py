@@ -127,7 +127,7 @@ class GitLabForge:
         self.deadline = deadline or Deadline()
         base = context.api_url.removesuffix("/api/v4")
         if context.token is None and context.job_token is None:
-            raise TokenMissing(f"no GitLab API token: {TOKEN_HELP}")
+            raise TokenMissing(f"no GitLab API token was given: {TOKEN_HELP}")
         self.gitlab = gitlab.Gitlab(
             url=base,
             private_token=context.token.get_secret_value() if context.token else None,
@@ -187,9 +187,8 @@ class GitLabForge:
                 source_branch=branch, state="opened", iterator=True
             ):
                 source = getattr(mr, "source_project_id", None)
-                if project_id and project_id.isdigit() and source is not None:
-                    if int(source) != int(project_id):
-                        continue
+                if source is not None and project_id and str(source) != project_id:
+                    continue
                 return int(mr.iid)
             return None
 
@@ -296,26 +295,31 @@ class GitLabForge:
             return TokenMissing(f"CI_JOB_TOKEN cannot {what}{detail}: {TOKEN_HELP}")
         if status == 401:
             return TokenMissing(f"GitLab rejected the token (401{detail}): {TOKEN_HELP}")
-        if status == 403 and "insufficient_scope" in str(message):
-            return PermissionMissing(
-                f"the token cannot {what}: it needs the `api` scope (it has only `read_api` "
-                f"or `read_repository`); {TOKEN_HELP}",
-                "api",
-            )
-        if status == 403 and "not retryable" in str(message):
-            return ForgeError(
-                f"GitLab refused to {what}{detail}: a job that was already retried, or whose "
-                "pipeline is archived, cannot be retried again"
-            )
         if status == 403:
-            return PermissionMissing(
-                f"the token cannot {what}{detail}: its user needs at least the Developer role "
-                "in the project (and the `api` scope)",
-                "Developer",
-            )
+            return _forbidden(what, detail, str(message))
         if status == 404:
             return ForgeError(f"GitLab answered 404 when trying to {what}{detail}")
         return ForgeError(f"GitLab API error {status} when trying to {what}{detail}")
+
+
+def _forbidden(what: str, detail: str, message: str) -> ForgeError:
+    """A 403: a token without the ``api`` scope, a job GitLab will not retry, or a role."""
+    if "insufficient_scope" in message:
+        return PermissionMissing(
+            f"the token cannot {what}: it needs the `api` scope (it has only `read_api` "
+            f"or `read_repository`); {TOKEN_HELP}",
+            "api",
+        )
+    if "not retryable" in message:
+        return ForgeError(
+            f"GitLab refused to {what}{detail}: a job that was already retried, or whose "
+            "pipeline is archived, cannot be retried again"
+        )
+    return PermissionMissing(
+        f"the token cannot {what}{detail}: its user needs at least the Developer role "
+        "in the project (and the `api` scope)",
+        "Developer",
+    )
 
 
 def latest_failed(jobs: Iterable[Mapping[str, Any]], own_job: str | None) -> list[FailedJob]:
@@ -360,9 +364,7 @@ def _commit(fix: FixRequest) -> dict[str, Any]:
         )
         if change.created and change.executable:
             # `execute_filemode` is read by the `chmod` action only; an update keeps the mode.
-            actions.append(
-                {"action": "chmod", "file_path": change.path, "execute_filemode": True}
-            )
+            actions.append({"action": "chmod", "file_path": change.path, "execute_filemode": True})
     commit: dict[str, Any] = {
         "branch": fix.branch,
         "commit_message": fix.commit_message,
