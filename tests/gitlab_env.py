@@ -89,7 +89,9 @@ def render_component(path: Path, inputs: Mapping[str, Any] | None = None) -> dic
     """The configuration ``path`` adds to a pipeline when included with ``inputs``."""
     spec, body = split_component(path.read_text(encoding="utf-8"))
     values = input_values(spec.get("inputs") or {}, inputs or {})
-    return _interpolate(yaml.safe_load(body), values)
+    config = _interpolate(yaml.safe_load(body), values)
+    assert isinstance(config, dict), f"{path}: the configuration must be a mapping"
+    return config
 
 
 def input_values(declared: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:

@@ -358,7 +358,7 @@ def test_aws_documentation_example_key_is_masked_too() -> None:
 # Known values
 # ------------------------------------------------------------------------------------------
 
-SECRET = "s3cr3t-V4lue/with+chars=@!"
+SECRET = "s3cr3t-V4lue/with+chars=@!&<"
 
 
 def test_known_value_is_masked_everywhere_it_appears() -> None:
@@ -373,6 +373,7 @@ def test_known_value_is_masked_everywhere_it_appears() -> None:
         pytest.param(quote(SECRET, safe=""), id="url-encoded"),
         pytest.param(quote_plus("pass word " + SECRET), id="url-encoded-plus"),
         pytest.param(json.dumps(SECRET)[1:-1], id="json-escaped"),
+        pytest.param(SECRET.replace("&", "&amp;").replace("<", "&lt;"), id="xml-escaped"),
         pytest.param(base64.b64encode(SECRET.encode()).decode(), id="base64"),
         pytest.param(base64.urlsafe_b64encode(SECRET.encode()).decode(), id="base64url"),
     ],

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fakes.gitlab_api import GITLAB_READ_TOKEN, FakeGitLab, Job
+from fakes.gitlab_api import GITLAB_READ_TOKEN, FakeGitLab, Job, PipelineSource
 from gitlab_env import (
     HEAD_SHA,
     JOB_TOKEN,
@@ -57,7 +57,7 @@ def pipeline(
     fake.add_branch(PROJECT_ID, branch)
     if mr_iid is not None:
         fake.add_merge_request(PROJECT_ID, mr_iid, source_branch=branch, sha=HEAD_SHA)
-    source = "push" if mr_iid is None else "merge_request_event"
+    source: PipelineSource = "push" if mr_iid is None else "merge_request_event"
     fake.add_pipeline(PROJECT_ID, PIPELINE_ID, ref=branch, sha=HEAD_SHA, source=source)
     fake.add_job(PROJECT_ID, PIPELINE_ID, job_id=100, name="build", stage="build", status="success")
     failed: dict[str, Job] = {}
@@ -322,6 +322,21 @@ def test_rate_limit_429_waits_for_retry_after(fake_gitlab: FakeGitLab, tmp_path:
     first, second, third = fake_gitlab.requests[:3]
     assert first.path == second.path == third.path  # asked again, after waiting
     assert elapsed >= 2.0
+
+
+def test_a_retry_after_date_from_a_proxy_is_waited_out_too(
+    fake_gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """RFC 9110 allows an HTTP date; python-gitlab alone would crash on it with int()."""
+    pipeline(fake_gitlab, {"install": NETWORK_LOG})
+    env = gitlab_env(fake_gitlab, tmp_path, mr_iid=3)
+    date = {"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}
+    fake_gitlab.fail("GET", rf".*/pipelines/{PIPELINE_ID}/jobs", 429, headers=date, body="Retry")
+
+    result = run_guard(env, tmp_path)
+
+    assert result.returncode == 0, result.log
+    assert len(notes(fake_gitlab)) == 1
 
 
 def test_server_errors_are_retried(fake_gitlab: FakeGitLab, tmp_path: Path) -> None:

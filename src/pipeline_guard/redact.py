@@ -50,7 +50,7 @@ from typing import Any
 
 import re2
 
-__all__ = ["MASK", "MIN_SECRET_LENGTH", "Redactor", "secrets_from_env"]
+__all__ = ["KNOWN_SECRET_NAMES", "MASK", "MIN_SECRET_LENGTH", "Redactor", "secrets_from_env"]
 
 MASK = "***"
 """What replaces a secret: the same mask GitHub Actions prints, so readers recognise it."""
@@ -59,8 +59,8 @@ MIN_SECRET_LENGTH = 6
 """Known values (and each of their lines and encodings) shorter than this are not masked.
 
 Masking ``1``, ``true`` or ``main`` wherever it occurs would wreck the text and tell an attacker
-nothing they could not guess; GitHub and GitLab refuse to mask such short values too. The shape
-patterns have their own, documented, minimum lengths.
+nothing they could not guess (GitLab, for one, refuses to mask variables shorter than 8). The
+shape patterns have their own, documented, minimum lengths.
 """
 
 _MASK_B = MASK.encode()
@@ -97,7 +97,7 @@ holds one of those characters."""
 
 _SCHEME = r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://"
 
-# Each entry: (name, regex). The handler for ``name`` is in _HANDLERS below. Group names inside
+# Each entry: (name, regex); _handler(name) says how its match is masked. Group names inside
 # a regex are prefixed with its name (RE2 needs them unique across the combined pattern).
 _PATTERNS: tuple[tuple[str, str], ...] = (
     # PEM private key headers; the body and footer that follow are found by _PEM_REST.
@@ -221,9 +221,6 @@ class _Groups:
         start, end = self._match.span(self._index[name])
         return b"" if start == -1 else self._data[start:end]
 
-    def isset(self, name: str) -> bool:
-        return bool(self._match.start(self._index[name]) != -1)
-
 
 _Handler = Callable[[_Groups, bytes], bytes]
 """Turns one match (its groups and its whole text) into the text that replaces it."""
@@ -257,12 +254,13 @@ _PEM_REST = (
 
 Body lines are base64 runs of 16+ characters (PEM and OpenSSH lines are 64-70 long), the
 RFC 1421/4880 headers (``Proc-Type:``, ``DEK-Info:``, ``Version:``...), then up to two
-shorter runs (the last line, and a PGP checksum line). Lines may be separated by real line breaks, by spaces (a key pasted into one line) or by
-escaped ``\\n`` (a key inside a JSON string), and prefixed by GitHub's log timestamps. Matching
-this *shape* rather than "everything up to the END line" means a key cut off by a truncated log
-or comment is still masked, and masks nothing after it; and it stays linear: a lazy
-``.*?END`` would rescan the rest of the text for each of many headers without a footer.
-Matched anchored and without captures, so RE2 answers from its DFA.
+shorter runs (the last line, and a PGP checksum line). Lines may be separated by real line
+breaks, by spaces (a key pasted into one line) or by escaped ``\\n`` (a key inside a JSON
+string), and prefixed by GitHub's log timestamps. Matching this *shape* rather than "everything
+up to the END line" means a key cut off by a truncated log or comment is still masked, and
+masks at most two short words after it; and it stays linear: a lazy ``.*?END`` would rescan
+the rest of the text for each of many headers without a footer. Matched anchored and without
+captures, so RE2 answers from its DFA.
 """
 
 
@@ -393,14 +391,25 @@ def _json_escaped(raw: bytes) -> bytes:
     )
 
 
+def _xml_escaped(raw: bytes) -> bytes:
+    """The value as it appears in XML/HTML text or attributes (JUnit reports, HTML pages)."""
+    return (
+        raw.replace(b"&", b"&amp;")
+        .replace(b"<", b"&lt;")
+        .replace(b">", b"&gt;")
+        .replace(b'"', b"&quot;")
+        .replace(b"'", b"&apos;")
+    )
+
+
 def _base64_cores(raw: bytes) -> list[bytes]:
     """The base64 characters that encode ``raw`` alone, at each of the three byte alignments.
 
     A secret is often base64-encoded together with something else (``user:token`` in a Basic
     header, a ``.dockerconfigjson``, a kubeconfig), so it can start at any offset modulo 3 of
     the encoded data. For each offset, keep only the characters whose six bits all come from
-    the secret: those are the same whatever surrounds it. (GitHub's runner masks the same
-    three shifted encodings.)
+    the secret: those are the same whatever surrounds it. (GitHub's runner registers the same
+    three shifts: ``ValueEncoders.Base64StringEscape``, ``...Shift1``, ``...Shift2``.)
     """
     cores = []
     for shift in range(3):
@@ -419,7 +428,8 @@ def _variants(secret: str) -> set[bytes]:
     - each line of a multi-line value on its own (a PEM key or JSON credential printed line by
       line, or with a timestamp in front of each line);
     - URL-encoded (``%40`` for ``@``, and ``+`` for space), as in URLs and form bodies;
-    - JSON-escaped (``\\n``, ``\\"``), as in JSON logs and API payloads;
+    - JSON-escaped (``\\n``, ``\\"``), as in JSON logs and API payloads, and XML-escaped
+      (``&amp;``), as in JUnit reports;
     - base64 at every alignment (see :func:`_base64_cores`), as in Basic auth headers and
       Kubernetes/Docker config.
 
@@ -429,7 +439,7 @@ def _variants(secret: str) -> set[bytes]:
     if len(value) < MIN_SECRET_LENGTH or not value.strip("*"):
         return set()
     raw = value.encode(_ENCODING, _ERRORS)
-    forms = {raw, _json_escaped(raw), _percent_encoded(raw, plus=False)}
+    forms = {raw, _json_escaped(raw), _xml_escaped(raw), _percent_encoded(raw, plus=False)}
     if b" " in raw:
         forms.add(_percent_encoded(raw, plus=True))
     for raw_line in value.splitlines():

@@ -53,7 +53,7 @@ def comment_markdown(
         kept -= 1
         note = f"\n_{len(sections) - kept} more job(s) left out: the comment size limit._\n"
         text = _assemble(context, plan, outcome, [*sections[:kept], note], marker)
-    return redactor.redact(text[:SAFE_LIMIT])
+    return redactor.redact(text)[:SAFE_LIMIT]  # redact first: a cut could split a secret
 
 
 def _assemble(

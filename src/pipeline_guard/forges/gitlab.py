@@ -20,6 +20,7 @@ project, so the note never lands on an unrelated MR of the fork with the same nu
 from __future__ import annotations
 
 import base64
+import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -31,7 +32,7 @@ from pydantic import SecretStr
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.errors import ForgeError, PermissionMissing, TokenMissing
 from pipeline_guard.forges.base import COMMENT_MARKER, FailedJob, FixRequest, RunOptions
-from pipeline_guard.forges.resilience import Deadline
+from pipeline_guard.forges.resilience import Deadline, retry_wait
 
 NAME = "gitlab"
 TIMEOUT = 15
@@ -137,7 +138,18 @@ class GitLabForge:
             timeout=TIMEOUT,
             per_page=100,
         )
+        self.gitlab.session.hooks["response"].append(self._bound_retry_after)
         self.project = self.gitlab.projects.get(context.project_id or context.repository, lazy=True)
+
+    def _bound_retry_after(self, response: Any, *args: Any, **kwargs: Any) -> Any:
+        """python-gitlab waits out a 429 itself, for as long as ``Retry-After`` says, and
+        reads it with ``int()``. Rewrite it before python-gitlab sees it: whole seconds (an
+        HTTP date from a proxy in front of GitLab would raise ValueError), at most a minute,
+        and never past the run's forge time budget."""
+        if response.status_code == 429:
+            wait = retry_wait(429, response.headers, 0) or 1.0
+            response.headers["Retry-After"] = str(math.ceil(self.deadline.cap(wait)))
+        return response
 
     # -- reading -------------------------------------------------------------------------
 
