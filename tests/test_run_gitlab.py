@@ -6,12 +6,13 @@ note, the retried jobs, the job log and the JSON report artifact."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from fakes.gitlab_api import GITLAB_READ_TOKEN, FakeGitLab, Job, PipelineSource
+from fakes.gitlab_api import GITLAB_READ_TOKEN, Commit, FakeGitLab, Job, PipelineSource
 from gitlab_env import (
     HEAD_SHA,
     JOB_TOKEN,
@@ -25,7 +26,7 @@ from gitlab_env import (
 )
 from pipeline_guard.context import Platform
 from pipeline_guard.forges import gitlab
-from pipeline_guard.forges.base import COMMENT_MARKER, RunOptions
+from pipeline_guard.forges.base import COMMENT_MARKER, FileChange, FixRequest, RunOptions
 
 NETWORK_LOG = (Path(__file__).parents[1] / "examples" / "gitlab" / "npm-ci.sh").read_text(
     encoding="utf-8"
@@ -128,12 +129,13 @@ def test_branch_pipeline_finds_its_mr_by_branch_and_explains_a_test_failure(
     fake_gitlab: FakeGitLab, tmp_path: Path
 ) -> None:
     pipeline(fake_gitlab, {"unit-tests": TEST_LOG}, mr_iid=None)
-    # A fork's MR from a branch of the same name, and our MR, with a human quoting our marker.
+    # Our MR, with a human quoting our marker; then, newer (listed first), a fork's MR from a
+    # branch of the same name.
+    fake_gitlab.add_merge_request(PROJECT_ID, 5, source_branch="feature", sha=HEAD_SHA)
+    fake_gitlab.add_note(PROJECT_ID, 5, f"> {COMMENT_MARKER}\n> quoted by a human", author="dev")
     fake_gitlab.add_merge_request(
         PROJECT_ID, 4, source_branch="feature", sha="f" * 40, source_project_id=99
     )
-    fake_gitlab.add_merge_request(PROJECT_ID, 5, source_branch="feature", sha=HEAD_SHA)
-    fake_gitlab.add_note(PROJECT_ID, 5, f"> {COMMENT_MARKER}\n> quoted by a human", author="dev")
     env = gitlab_env(fake_gitlab, tmp_path, mr_iid=None)
 
     result = run_guard(env, tmp_path)
@@ -232,7 +234,7 @@ def test_missing_token_names_the_token_to_create(fake_gitlab: FakeGitLab, tmp_pa
 
     result = run_guard(env, tmp_path)
 
-    assert result.returncode == 1
+    assert result.returncode == 2  # a missing token is a configuration error
     [line] = result.stderr.splitlines()
     assert line.startswith("pipeline-guard: error: CI_JOB_TOKEN cannot list the pipeline's jobs")
     assert "project access token with the `api` scope" in line
@@ -256,7 +258,7 @@ def test_no_token_at_all_is_one_line_and_no_request(
 
     result = run_guard(env, tmp_path)
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"pipeline-guard: error: no GitLab API token was given: {gitlab.TOKEN_HELP}"
     ]
@@ -365,8 +367,10 @@ def test_api_down_is_one_line_per_error_and_no_traceback(
 
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "pipeline-guard: error: GitLab API error 503 when trying to read job traces (fault)"
+        "pipeline-guard: error: Could not read the log of `install`: "
+        "GitLab API error 503 when trying to read job traces (fault)"
     ]
+    assert "No log to read" in result.stdout  # the job still has its place in the report
     assert "Traceback" not in result.log
     assert result.report is not None
 
@@ -421,3 +425,95 @@ def test_context_of_a_fork_merge_request(tmp_path: Path) -> None:
     assert in_parent.pr_number == 3
     assert in_fork.from_fork
     assert in_fork.pr_number is None
+
+
+# -- fix merge requests through the commits API ------------------------------------------
+
+UGLY = b"def add(a,b):\n    return a+b\n"
+PRETTY = b"def add(a, b):\n    return a + b\n"
+FILES = {"src/app.py": UGLY, "requirements-dev.txt": b"black==24.4.2\n", "README.md": b"# app\n"}
+BLACK_LOG = """\
+\x1b[32;1m$ black --check .\x1b[0;m
+would reformat /builds/acme/shop/src/app.py
+
+Oh no! 💥 💔 💥
+1 file would be reformatted, 1 file would be left unchanged.
+\x1b[31;1mERROR: Job failed: exit code 1\x1b[0;m
+"""
+
+
+def checkout(fake: FakeGitLab, workspace: Path) -> str:
+    """A git checkout of FILES on `feature`, and the fake's project at that very commit."""
+    git = ["git", "-C", str(workspace), "-c", "user.name=Dev", "-c", "user.email=d@example.com"]
+    for path, content in FILES.items():
+        (workspace / path).parent.mkdir(parents=True, exist_ok=True)
+        (workspace / path).write_bytes(content)
+    subprocess.run([*git, "init", "-q", "-b", "feature"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "Add app"], check=True)
+    sha = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    project = fake.add_project(PROJECT_ID, PROJECT_PATH, files=FILES)
+    project.commits[sha] = Commit(sha, PROJECT_ID, "Add app", None, dict(FILES), "feature")
+    project.branches["feature"] = sha
+    return sha
+
+
+def test_formatter_drift_becomes_one_fix_mr(fake_gitlab: FakeGitLab, tmp_path: Path) -> None:
+    """One commit through the commits API on a branch named after the fix, one MR; a second
+    run force-pushes the branch again and updates that MR instead of opening another."""
+    workspace = tmp_path / "shop"
+    workspace.mkdir()
+    sha = checkout(fake_gitlab, workspace)
+    fake_gitlab.add_merge_request(PROJECT_ID, 3, source_branch="feature", sha=sha)
+    fake_gitlab.add_pipeline(PROJECT_ID, PIPELINE_ID, ref="feature", sha=sha)
+    fake_gitlab.add_job(PROJECT_ID, PIPELINE_ID, job_id=200, name="lint", trace=BLACK_LOG)
+    env = gitlab_env(fake_gitlab, workspace, mr_iid=3) | {"CI_COMMIT_SHA": sha}
+
+    first = run_guard(env, workspace)
+    second = run_guard(env, workspace)
+
+    assert first.returncode == 0, first.log
+    assert second.returncode == 0, second.log
+    [fix] = [mr for mr in fake_gitlab.merge_requests if mr.iid != 3]
+    assert (fix.source_branch, fix.target_branch) == ("pipeline-guard/fix/black/feature", "feature")
+    assert fake_gitlab.get_file(PROJECT_ID, fix.source_branch, "src/app.py") == PRETTY
+    assert fake_gitlab.get_file(PROJECT_ID, fix.source_branch, "README.md") == FILES["README.md"]
+    commit = fake_gitlab.commits[-1]
+    assert commit.parent == sha
+    assert [a["action"] for a in commit.actions] == ["update"]
+    assert "black --check" in fix.description
+    assert fake_gitlab.find("PUT", rf".*/merge_requests/{fix.iid}")  # updated, not reopened
+    [note] = notes(fake_gitlab)
+    assert f"/-/merge_requests/{fix.iid}" in note
+    assert (workspace / "src/app.py").read_bytes() == UGLY  # the fix lives only on its branch
+
+
+def test_fix_commit_creates_deletes_and_marks_executable(
+    fake_gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    """GitLab reads `execute_filemode` only on a `chmod` action: a new executable file needs
+    one after its `create`."""
+    fake_gitlab.add_project(PROJECT_ID, PROJECT_PATH, files={"README.md": "# shop\n"})
+    fake_gitlab.add_branch(PROJECT_ID, "feature")
+    context = gitlab.read_context(gitlab_env(fake_gitlab, tmp_path), RunOptions())
+    fix = FixRequest(
+        branch="pipeline-guard/fix/demo/feature",
+        base_branch="feature",
+        title="Demo",
+        body="demo",
+        commit_message="Demo",
+        changes=(
+            FileChange(path="bin/fmt", content=b"#!/bin/sh\n", executable=True, created=True),
+            FileChange(path="README.md", content=None),
+        ),
+    )
+
+    url = gitlab.connect(context).open_fix(fix)
+
+    actions = [(a["action"], a["file_path"]) for a in fake_gitlab.commits[-1].actions]
+    assert actions == [("create", "bin/fmt"), ("chmod", "bin/fmt"), ("delete", "README.md")]
+    assert fake_gitlab.get_file(PROJECT_ID, fix.branch, "bin/fmt") == b"#!/bin/sh\n"
+    assert fake_gitlab.get_file(PROJECT_ID, fix.branch, "README.md") is None
+    assert url.endswith(f"/{PROJECT_PATH}/-/merge_requests/1")

@@ -43,6 +43,7 @@ class Outcome(BaseModel):
     comment_url: str | None = None
     fixes: list[FixOutcome] = []
     errors: list[str] = []
+    usage_error: bool = False  # the token is missing or rejected: exit 2, like a config error
 
     @property
     def problems(self) -> list[str]:

@@ -71,7 +71,7 @@ def _check_checkout(workspace: Path, head_sha: str | None) -> None:
     if head_sha and head != head_sha:
         raise FixError(
             f"the workspace is at {head[:12]}, not the failing commit {head_sha[:12]}: check out "
-            "the failing commit first (actions/checkout with "
+            "the failing commit first (on GitHub: actions/checkout with "
             "`ref: ${{ github.event.workflow_run.head_sha }}`)"
         )
 

@@ -23,7 +23,7 @@ from pipeline_guard.categories import Category, default_action
 from pipeline_guard.config import RepoConfig
 from pipeline_guard.context import RunContext
 from pipeline_guard.diagnosis import Diagnosis
-from pipeline_guard.errors import ForgeError, InputError, UsageError
+from pipeline_guard.errors import ForgeError, InputError, TokenMissing, UsageError
 from pipeline_guard.fixers.all_fixers import fixers
 from pipeline_guard.forges.all_forges import forge_for
 from pipeline_guard.forges.base import FailedJob, Forge, ForgeModule, RunOptions
@@ -73,7 +73,14 @@ def run(
             comment=lambda done: comment_markdown(context, plan, done, redactor),
         )
     _report(module, env, context, plan, outcome, redactor, report_path)
-    return RunResult(plan, outcome, exit_code=1 if outcome.problems else 0)
+    return RunResult(plan, outcome, exit_code=_exit_code(outcome))
+
+
+def _exit_code(outcome: Outcome) -> int:
+    """2: the token is missing or rejected (configuration); 1: something else failed."""
+    if outcome.usage_error:
+        return 2
+    return 1 if outcome.problems else 0
 
 
 def _fix_ids() -> frozenset[str]:
@@ -97,14 +104,16 @@ def _collect(
         forge = module.connect(context)
     except ForgeError as exc:
         outcome.errors.append(str(exc))
+        outcome.usage_error = isinstance(exc, TokenMissing)
         return None, file_jobs
     try:
         outcome.change_request = forge.find_change_request()
         if file_jobs:
             return forge, file_jobs
-        return forge, _fetch_logs(forge, forge.failed_jobs(), log_dir)
+        return forge, _fetch_logs(forge, forge.failed_jobs(), log_dir, outcome)
     except ForgeError as exc:
         outcome.errors.append(str(exc))
+        outcome.usage_error = outcome.usage_error or isinstance(exc, TokenMissing)
         return forge, file_jobs
 
 
@@ -122,11 +131,18 @@ def jobs_from_files(patterns: Sequence[str]) -> list[FailedJob]:
     ]
 
 
-def _fetch_logs(forge: Forge, jobs: list[FailedJob], log_dir: Path) -> list[FailedJob]:
-    """Every job's log, a few at a time; annotations are appended where rules can see them."""
+def _fetch_logs(
+    forge: Forge, jobs: list[FailedJob], log_dir: Path, outcome: Outcome
+) -> list[FailedJob]:
+    """Every job's log, a few at a time; annotations are appended where rules can see them.
+    A log that cannot be fetched costs only its own job's diagnosis (recorded as an error)."""
 
     def fetch(job: FailedJob) -> FailedJob:
-        path = forge.fetch_log(job, log_dir / f"job-{job.id}.log")
+        try:
+            path = forge.fetch_log(job, log_dir / f"job-{job.id}.log")
+        except ForgeError as exc:
+            outcome.errors.append(f"Could not read the log of `{job.name}`: {exc}")
+            path = None
         if job.annotations:
             path = path or log_dir / f"job-{job.id}.log"
             with path.open("a", encoding="utf-8") as handle:

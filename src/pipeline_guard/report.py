@@ -63,6 +63,8 @@ def _assemble(
     run = f"[run]({context.run_url})" if context.run_url else "this run"
     jobs = "job" if count == 1 else "jobs"
     head = f"### pipeline-guard: {count} failed {jobs} in {run}\n"
+    if not count and outcome.problems:
+        head = f"### pipeline-guard could not read the failed jobs of {run}\n"
     if marker:
         head = f"{COMMENT_MARKER}\n{head}"
     table = ["| Job | Cause | Category | Action |", "|---|---|---|---|"]

@@ -808,6 +808,7 @@ class FakeGitLab(FakeServer):
         api("GET", rf"{PROJECT}/merge_requests", self._list_mrs)
         api("POST", rf"{PROJECT}/merge_requests", self._create_mr)
         api("GET", rf"{PROJECT}/merge_requests/(?P<iid>\d+)", self._get_mr)
+        api("PUT", rf"{PROJECT}/merge_requests/(?P<iid>\d+)", self._update_mr)
         api("GET", rf"{PROJECT}/merge_requests/(?P<iid>\d+)/notes", self._list_notes)
         api("POST", rf"{PROJECT}/merge_requests/(?P<iid>\d+)/notes", self._create_note)
         api("PUT", rf"{PROJECT}/merge_requests/(?P<iid>\d+)/notes/(?P<note>\d+)", self._edit_note)
@@ -917,6 +918,35 @@ class FakeGitLab(FakeServer):
     def _get_mr(self, request: Request, caller: Caller) -> Response:
         project = self._find_project(request, caller)
         return Response(200, self._mr_json(project, self._mr(project, request)))
+
+    def _update_mr(self, request: Request, caller: Caller) -> Response:
+        """``PUT .../merge_requests/:iid`` for the attributes pipeline-guard may change."""
+        project = self._find_project(request, caller)
+        mr = self._mr(project, request)
+        body = self._body(request)
+        known = ("title", "description", "labels", "target_branch", "state_event")
+        if not any(key in body for key in (*known, "remove_source_branch")):
+            missing = f"{', '.join(known)} are missing, at least one parameter must be provided"
+            raise ApiError(400, {"error": missing})
+        if "title" in body:
+            mr.title = str(body["title"])
+        if "description" in body:
+            mr.description = str(body["description"] or "")
+        if "labels" in body:
+            labels = body["labels"] or []
+            if isinstance(labels, str):
+                labels = [label.strip() for label in labels.split(",") if label.strip()]
+            mr.labels = [str(label) for label in labels]
+        if "target_branch" in body:
+            if str(body["target_branch"]) not in project.branches:
+                raise ApiError(422, {"message": ["Target branch does not exist"]})
+            mr.target_branch = str(body["target_branch"])
+        if body.get("state_event") in ("close", "reopen"):
+            mr.state = "closed" if body["state_event"] == "close" else "opened"
+        if "remove_source_branch" in body:
+            mr.remove_source_branch = bool(body["remove_source_branch"])
+        mr.updated_at = self._now()
+        return Response(200, self._mr_json(project, mr))
 
     def _create_mr(self, request: Request, caller: Caller) -> Response:
         assert caller.user is not None

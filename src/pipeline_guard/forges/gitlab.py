@@ -349,7 +349,6 @@ def latest_failed(jobs: Iterable[Mapping[str, Any]], own_job: str | None) -> lis
             name=name,
             url=job.get("web_url"),
             attempt=tries[name],
-            step=job.get("stage"),
         )
         for name, job in sorted(newest.items(), key=lambda item: int(item[1]["id"]))
         if job.get("status") == "failed" and not job.get("allow_failure") and name != own_job
