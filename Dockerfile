@@ -13,7 +13,9 @@
 #   cache directory; a second copy of pip in the environment would cost another 9 MB;
 # - the modules the entrypoint imports are byte-compiled at build time: every job starts a
 #   fresh container, which would otherwise compile them again on each start.
-# Pinned: the base image by Python minor version and Debian release (`python:3.11-slim` now
+# Pinned: the dependencies by version and hash (docker/requirements.txt, compiled from
+# pyproject.toml with `uv pip compile --generate-hashes`; tests/test_image_lock.py keeps the
+# two in step), the base image by Python minor version and Debian release (`python:3.11-slim` now
 # follows a newer Debian release), git by its upstream version (`2.39.*` still takes Debian's
 # security updates of 2.39, which an exact pin would turn into a build failure once superseded).
 # No USER: GitHub runs Docker actions as root (the workspace and the file-command files belong
@@ -25,10 +27,11 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends 'git=1:2.39.*' \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+COPY docker/requirements.txt ./
+RUN python -m venv --system-site-packages --without-pip /opt/pipeline-guard \
+ && python -m pip --python /opt/pipeline-guard/bin/python install --no-cache-dir --no-compile \
+      --require-hashes --no-deps -r requirements.txt
 COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > requirements.txt \
- && python -m venv --system-site-packages --without-pip /opt/pipeline-guard \
- && python -m pip --python /opt/pipeline-guard/bin/python install --no-cache-dir --no-compile -r requirements.txt
 COPY README.md ./
 COPY src ./src
 COPY rules ./rules

@@ -388,3 +388,22 @@ def test_failure_before_any_step_is_read_from_annotations(
     assert "actions/upload-artifact: v3" in body
     assert result.outputs["category"] == "config"
     assert fake_github.reruns == []
+
+
+def test_no_token_is_a_one_line_configuration_error_after_the_diagnosis(tmp_path: Path) -> None:
+    with FakeGitHub() as fake:
+        (tmp_path / "build.log").write_text(TEST_LOG, encoding="utf-8")
+        env = github_env(
+            fake, tmp_path, "pull_request", pull_request_event(7), inputs={"log-file": "build.log"}
+        )
+        del env["INPUT_GITHUB-TOKEN"]
+
+        result = run_guard(env, tmp_path)
+
+    assert fake.requests == []
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        "pipeline-guard: error: no GitHub token was given: set the action's `github-token` input"
+        " (its default is `${{ github.token }}`), or GITHUB_TOKEN outside the action"
+    ]
+    assert "test-failure" in result.summary

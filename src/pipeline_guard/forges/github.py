@@ -170,8 +170,8 @@ def connect(context: RunContext) -> GitHubForge:
     """A forge for the run in ``context``; a missing token is a clear error, not a 401."""
     if context.token is None:
         raise TokenMissing(
-            "no GitHub token: pass `github-token` to the action (default `${{ github.token }}`) "
-            "or set GITHUB_TOKEN"
+            "no GitHub token was given: set the action's `github-token` input (its default is "
+            "`${{ github.token }}`), or GITHUB_TOKEN outside the action"
         )
     return GitHubForge(context)
 
