@@ -15,9 +15,7 @@ LOCK = REPO / "docker" / "requirements.txt"
 
 def _pins() -> dict[str, str]:
     text = LOCK.read_text(encoding="utf-8")
-    return {
-        _name(name): version for name, version in re.findall(r"^([\w.-]+)==(\S+)", text, re.M)
-    }
+    return {_name(name): version for name, version in re.findall(r"^([\w.-]+)==(\S+)", text, re.M)}
 
 
 def _name(name: str) -> str:
