@@ -29,7 +29,7 @@ BLACK_LOG = """\
 """
 
 
-def checkout_of(fake: FakeGitHub, workspace: Path) -> str:
+def checkout_of(fake: FakeGitHub, workspace: Path, files: dict[str, bytes] = FILES) -> str:
     """A git checkout whose HEAD is byte for byte the fake's initial commit (same sha)."""
     state = fake.repos[REPO_NAME]
     sha = state.refs["refs/heads/main"]
@@ -37,7 +37,7 @@ def checkout_of(fake: FakeGitHub, workspace: Path) -> str:
     workspace.mkdir(parents=True, exist_ok=True)
     git = ["git", "-C", str(workspace)]
     subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
-    for path, content in FILES.items():
+    for path, content in files.items():
         (workspace / path).parent.mkdir(parents=True, exist_ok=True)
         (workspace / path).write_bytes(content)
     subprocess.run([*git, "add", "-A"], check=True)
@@ -135,3 +135,66 @@ def test_a_checkout_of_another_commit_is_refused(fake_github: FakeGitHub, tmp_pa
     assert [pull.number for pull in fake_github.pulls] == [7]
     assert "not the failing commit" in fake_github.comments(REPO_NAME, 7)[0].body
     assert result.returncode == 0, result.stderr
+
+
+def test_repo_setting_that_blocks_actions_prs_is_named(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    workspace, sha = _failed_run(fake_github, tmp_path)
+    env = _env(fake_github, tmp_path, workspace, sha)
+    fake_github.fail(
+        "POST",
+        r"/repos/octo/app/pulls",
+        403,
+        body={
+            "message": "GitHub Actions is not permitted to create or approve pull requests.",
+            "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request",
+        },
+    )
+
+    result = run_guard(env, workspace)
+
+    assert result.returncode == 1
+    assert "Allow GitHub Actions to create and approve pull requests" in result.stderr
+    comment = fake_github.comments(REPO_NAME, 7)[0].body
+    assert "Allow GitHub Actions to create and approve pull requests" in comment
+
+
+WORKFLOW = b"""\
+name: CI
+on: [push]
+jobs:
+  build:
+    runs-on: ubuntu-latest
+    steps:
+      - uses: actions/upload-artifact@v3 # keep this comment
+        with: {name: dist, path: dist}
+"""
+DEPRECATED = (
+    "This request has been automatically failed because it uses a deprecated version of "
+    "`actions/upload-artifact: v3`. Learn more: https://github.blog/changelog/"
+    "2024-04-16-deprecation-notice-v3-of-the-artifact-actions/"
+)
+
+
+def test_workflow_fix_without_workflows_permission_asks_for_a_fix_token(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    files = {".github/workflows/ci.yml": WORKFLOW, "README.md": b"# app\n"}
+    fake_github.add_repo(REPO_NAME, files=files)
+    workspace = tmp_path / "workspace"
+    sha = checkout_of(fake_github, workspace, files)
+    fake_github.repos[REPO_NAME].refs["refs/heads/feature"] = sha
+    fake_github.add_pull(REPO_NAME, 7, head_sha=sha, head_ref="feature")
+    fake_github.add_run(REPO_NAME, 100, head_sha=sha, head_branch="feature", pull_requests=[7])
+    fake_github.add_job(
+        REPO_NAME, 100, job_id=500, name="build", log="", annotations=[("failure", DEPRECATED)]
+    )
+    env = _env(fake_github, tmp_path, workspace, sha)
+
+    result = run_guard(env, workspace)
+
+    assert result.returncode == 1
+    assert "`workflows` permission" in result.stderr
+    assert "fix-token" in fake_github.comments(REPO_NAME, 7)[0].body
+    assert [pull.number for pull in fake_github.pulls] == [7]

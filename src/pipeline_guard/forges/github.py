@@ -438,25 +438,12 @@ def _next_link(link: str | None) -> str | None:
 
 
 def _forge_error(what: str, status: int, data: Any, headers: Mapping[str, Any]) -> ForgeError:
+    """One message per GitHub failure, naming what to change when the token is the cause."""
     message = data.get("message") if isinstance(data, dict) else None
     detail = f" ({message})" if message else ""
-    if status == 401:
-        return TokenMissing(f"GitHub rejected the token (401{detail}): check `github-token`")
-    if status == 422 and "`workflows` permission" in str(message):
-        return PermissionMissing(
-            f"the token cannot {what}: the fix changes .github/workflows/, which needs a token "
-            "with the `workflows` permission (GITHUB_TOKEN never has it): pass a PAT or GitHub "
-            "App token as the `fix-token` input",
-            "workflows",
-        )
-    if status == 403 and not _is_rate_limit(message):
-        accepted = _header(headers, "x-accepted-github-permissions")
-        permission = _permission_words(accepted) or PERMISSION.get(what, "more permissions")
-        return PermissionMissing(
-            f"the token cannot {what}: needs `{permission}` in the workflow's `permissions:`"
-            f"{detail}",
-            permission,
-        )
+    refused = _token_error(what, status, str(message or ""), detail, headers)
+    if refused is not None:
+        return refused
     if status in (403, 429):
         return ForgeError(f"GitHub API rate limit: could not {what}{detail}")
     if status == 404:
@@ -465,6 +452,36 @@ def _forge_error(what: str, status: int, data: Any, headers: Mapping[str, Any]) 
             f"visible to this token{detail}"
         )
     return ForgeError(f"GitHub API error {status} when trying to {what}{detail}")
+
+
+def _token_error(
+    what: str, status: int, message: str, detail: str, headers: Mapping[str, Any]
+) -> ForgeError | None:
+    """The token is rejected or lacks a permission (or a repository setting blocks it)."""
+    if status == 401:
+        return TokenMissing(f"GitHub rejected the token (401{detail}): check `github-token`")
+    if status == 422 and "`workflows` permission" in message:
+        return PermissionMissing(
+            f"the token cannot {what}: the fix changes .github/workflows/, which needs a token "
+            "with the `workflows` permission (GITHUB_TOKEN never has it): pass a PAT or GitHub "
+            "App token as the `fix-token` input",
+            "workflows",
+        )
+    if status != 403 or _is_rate_limit(message):
+        return None
+    if "not permitted to create or approve pull requests" in message:
+        return PermissionMissing(
+            f"the token cannot {what}: turn on the repository setting Settings > Actions > "
+            'General > "Allow GitHub Actions to create and approve pull requests", or pass a '
+            "PAT or GitHub App token as `fix-token`",
+            "pull-requests: write",
+        )
+    accepted = _header(headers, "x-accepted-github-permissions")
+    permission = _permission_words(accepted) or PERMISSION.get(what, "more permissions")
+    return PermissionMissing(
+        f"the token cannot {what}: needs `{permission}` in the workflow's `permissions:`{detail}",
+        permission,
+    )
 
 
 def _is_rate_limit(message: str | None) -> bool:
