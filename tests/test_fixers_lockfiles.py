@@ -24,7 +24,7 @@ from pipeline_guard.categories import Action, Category
 from pipeline_guard.diagnosis import Diagnosis, Evidence
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers import lockfiles
-from pipeline_guard.fixers.base import FixResult, FixUnavailable
+from pipeline_guard.fixers.base import FixResult, FixUnavailable, is_owned
 from pipeline_guard.fixers.tools import pypi_tool
 from pipeline_guard.matcher import Matcher
 from pipeline_guard.rules import load_rules
@@ -143,7 +143,7 @@ def test_npm_relocks_only_the_stale_project_and_upgrades_nothing(
     assert locked_npm(web) == {"is-number": "6.0.0", "ms": "2.1.2"}
     assert result.command == f"cd web && {lockfiles.SPECS['npm-lockfile'].manual}"
     assert_verified(result, "cd web && npm ci --dry-run --ignore-scripts")
-    assert lockfiles.is_owned(result.changed[0], lockfiles.owned_files("npm-lockfile"))
+    assert is_owned(result.changed[0], lockfiles.owned_files("npm-lockfile"))
 
 
 @needs_npm
@@ -484,8 +484,8 @@ def test_ci_paths_map_onto_the_checkout_by_their_longest_existing_suffix(tmp_pat
 
 def test_owned_files_cover_nested_lockfiles_only() -> None:
     owned = lockfiles.owned_files("go-mod-tidy")
-    assert lockfiles.is_owned("svc/api/go.sum", owned)
-    assert lockfiles.is_owned("go.mod", owned)
-    assert not lockfiles.is_owned("main.go", owned)
+    assert is_owned("svc/api/go.sum", owned)
+    assert is_owned("go.mod", owned)
+    assert not is_owned("main.go", owned)
     ids = "npm-lockfile pnpm-lockfile yarn-lockfile poetry-lock uv-lock cargo-lock go-mod-tidy"
     assert set(f"{ids} bundler-lock composer-lock pipenv-lock".split()) == lockfiles.FIX_IDS

@@ -24,8 +24,6 @@ fixed, which covers monorepos whose CI ran in a sub-folder.
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import json
 import os
 import re
@@ -36,7 +34,13 @@ from pathlib import Path, PurePosixPath
 
 from pipeline_guard.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
-from pipeline_guard.fixers.base import FixResult, FixUnavailable
+from pipeline_guard.fixers.base import (
+    FixResult,
+    FixUnavailable,
+    changed_since,
+    is_owned,
+    workspace_state,
+)
 from pipeline_guard.fixers.tools import ToolRun, pypi_tool, run_tool, tools_dir, which
 
 # Folders never searched for lockfiles: dependencies, build output, VCS data.
@@ -99,10 +103,10 @@ def apply(fix_id: str, diagnosis: Diagnosis, workspace: Path) -> FixResult:
     stale = [(p, plan) for p, plan in plans if len(plans) == 1 or not _precheck(plan, p)]
     if not stale:
         raise FixError(f"{_names(spec)} already in sync here: nothing to fix")
-    before = git_state(workspace)
+    before = workspace_state(workspace)
     for project, plan in stale:
         _run_fix(plan, project)
-    changed = _changed(before, git_state(workspace))
+    changed = tuple(changed_since(workspace, before))
     _check_changes(changed, spec, fix_id)
     checks = [_verify(plan, project, spec, workspace) for project, plan in stale]
     return FixResult(
@@ -269,49 +273,12 @@ def _tail_text(output: str, *, keep_lines: bool = False) -> str:
     return "\n".join(lines) if keep_lines else " | ".join(lines[-3:]) or "no output"
 
 
-def git_state(workspace: Path) -> dict[str, str]:
-    """Every path git reports as changed or untracked, with a digest of its content."""
-    run = run_tool(
-        ["git", "status", "--porcelain=v1", "-z", "--untracked-files=all"],
-        workspace,
-        display="git status",
-    )
-    if not run.ok:
-        raise FixError(f"cannot tell what the fix changed: git status failed: {_tail(run)}")
-    entries = iter(run.output.split("\0"))
-    state: dict[str, str] = {}
-    for entry in entries:
-        if not entry:
-            continue
-        if entry[0] in "RC":
-            next(entries, None)  # the rename's source path
-        path = entry[3:]
-        state[path] = _digest(workspace / path)
-    return state
-
-
-def _digest(path: Path) -> str:
-    if path.is_file():
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    return "absent"
-
-
-def _changed(before: Mapping[str, str], after: Mapping[str, str]) -> tuple[str, ...]:
-    paths = set(before) | set(after)
-    return tuple(sorted(p for p in paths if before.get(p, "clean") != after.get(p, "clean")))
-
-
 def _check_changes(changed: tuple[str, ...], spec: Spec, fix_id: str) -> None:
     if not changed:
         raise FixError(f"{fix_id}: {_names(spec)} already in sync here: nothing to fix")
     stray = [path for path in changed if not is_owned(path, spec.owned)]
     if stray:
         raise FixError(f"{fix_id}: the tool also changed files it must not: {', '.join(stray)}")
-
-
-def is_owned(path: str, patterns: tuple[str, ...]) -> bool:
-    """``fnmatch`` semantics (``*`` crosses ``/``), so ``**/x.lock`` means any folder."""
-    return any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns)
 
 
 def _owned(*names: str) -> tuple[str, ...]:
