@@ -115,3 +115,15 @@ def test_branch_names_are_stable_and_safe() -> None:
     assert branch_name("npm-lockfile", "main") == "pipeline-guard/fix/npm-lockfile/main"
     assert branch_name("black", "release/1.x") == "pipeline-guard/fix/black/release-1.x"
     assert branch_name("black", "weird branch~^:") == "pipeline-guard/fix/black/weird-branch"
+
+
+def test_the_pr_texts_are_redacted(tmp_path: Path) -> None:
+    workspace, sha, log = _checkout(tmp_path, ["a.py"])
+    context = _context(workspace, sha).model_copy(update={"run_url": "https://x/?token=s3cr3t"})
+
+    attempt = prepare_fix(
+        _diagnosis(log), context, RepoConfig(), redact=lambda text: text.replace("s3cr3t", "***")
+    )
+
+    assert "s3cr3t" not in attempt.request.body
+    assert "?token=***" in attempt.request.body

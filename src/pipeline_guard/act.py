@@ -62,8 +62,10 @@ def act(
     outcome: Outcome,
     *,
     comment: Callable[[Outcome], str],
+    redact: Callable[[str], str],
 ) -> Outcome:
-    """Retry, fix, then comment (``comment`` renders the body from the outcome so far)."""
+    """Retry, fix, then comment (``comment`` renders the body from the outcome so far;
+    ``redact`` cleans the texts of fix PRs/MRs, which leave the runner too)."""
     if plan.retry and not plan.dry_run and forge is not None:
         try:
             forge.retry(plan.retry)
@@ -71,7 +73,8 @@ def act(
         except ForgeError as exc:
             outcome.retry_error = str(exc)
     for job in plan.fixes:
-        outcome.fixes.append(_fix(job.diagnosis, context, config, forge, outcome, plan.dry_run))
+        fix = _fix(job.diagnosis, context, config, forge, outcome, plan.dry_run, redact)
+        outcome.fixes.append(fix)
     if plan.comment and not plan.dry_run and forge is not None:
         _comment(forge, outcome, comment)
     return outcome
@@ -84,10 +87,11 @@ def _fix(  # noqa: PLR0917 - the plan's pieces, each used once
     forge: Forge | None,
     outcome: Outcome,
     dry_run: bool,
+    redact: Callable[[str], str],
 ) -> FixOutcome:
     fix_id = diagnosis.fix or ""
     try:
-        attempt = prepare_fix(diagnosis, context, config)
+        attempt = prepare_fix(diagnosis, context, config, redact=redact)
     except FixUnavailable as exc:
         return FixOutcome(fix_id=fix_id, error=str(exc), command=exc.command)
     except GuardError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -34,8 +35,15 @@ class FixAttempt(BaseModel):
     verification: str
 
 
-def prepare_fix(diagnosis: Diagnosis, context: RunContext, config: RepoConfig) -> FixAttempt:
-    """Run the fixer for ``diagnosis`` in the workspace and package its changes."""
+def prepare_fix(
+    diagnosis: Diagnosis,
+    context: RunContext,
+    config: RepoConfig,
+    *,
+    redact: Callable[[str], str] = str,
+) -> FixAttempt:
+    """Run the fixer for ``diagnosis`` in the workspace and package its changes; ``redact``
+    cleans the PR's title, body and commit message (tool output can echo secrets)."""
     fix_id = diagnosis.fix or ""
     fixer = fixer_for(fix_id)
     if fixer is None:
@@ -55,8 +63,8 @@ def prepare_fix(diagnosis: Diagnosis, context: RunContext, config: RepoConfig) -
     finally:
         _restore(workspace, touched or sorted(set(changed_files(workspace)) - before))
     return FixAttempt(
-        request=_request(result, changes, diagnosis, context, config),
-        verification=result.verification,
+        request=_request(result, changes, diagnosis, context, config, redact=redact),
+        verification=redact(result.verification),
     )
 
 
@@ -133,15 +141,18 @@ def _request(
     diagnosis: Diagnosis,
     context: RunContext,
     config: RepoConfig,
+    *,
+    redact: Callable[[str], str],
 ) -> FixRequest:
     target = context.head_branch or context.default_branch or "main"
+    message = f"{result.summary}\n\nMade and verified by pipeline-guard: {result.command}"
     return FixRequest(
         branch=branch_name(result.fixer, target),
         base_branch=target,
         base_sha=context.head_sha,
-        title=f"pipeline-guard: {result.summary}",
-        body=_body(result, changes, diagnosis, context),
-        commit_message=f"{result.summary}\n\nMade and verified by pipeline-guard: {result.command}",
+        title=redact(f"pipeline-guard: {result.summary}"),
+        body=redact(_body(result, changes, diagnosis, context)),
+        commit_message=redact(message),
         changes=changes,
         draft=config.fix.draft,
         labels=config.fix.labels,

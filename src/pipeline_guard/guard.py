@@ -71,6 +71,7 @@ def run(
             forge,
             outcome,
             comment=lambda done: comment_markdown(context, plan, done, redactor),
+            redact=redactor.redact,
         )
     _report(module, env, context, plan, outcome, redactor, report_path)
     return RunResult(plan, outcome, exit_code=_exit_code(outcome))
