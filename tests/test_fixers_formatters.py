@@ -17,7 +17,7 @@ import pytest
 from pipeline_guard.analyze import analyze_source
 from pipeline_guard.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
-from pipeline_guard.fixers import all_fixers, formatters
+from pipeline_guard.fixers import all_fixers, format_logs, format_pins, formatters
 from pipeline_guard.fixers.base import FixUnavailable, changed_files, check_owned
 from pipeline_guard.fixers.tools import pypi_tool, which
 from pipeline_guard.matcher import Matcher
@@ -343,7 +343,7 @@ def test_pre_commit_is_comment_only_with_the_failed_hooks(tmp_path: Path, matche
 
 def test_resolve_log_path_maps_ci_paths_to_tracked_files(tmp_path: Path) -> None:
     tracked = ["src/lib.rs", "web/src/a.js", "a.py"]
-    resolve = formatters.resolve_log_path
+    resolve = format_logs.resolve_log_path
     assert resolve("/builds/group/app/src/lib.rs", tmp_path, tracked) == "src/lib.rs"
     assert resolve("\\\\?\\D:\\a\\app\\app\\src\\lib.rs", tmp_path, tracked) == "src/lib.rs"
     assert resolve(str(tmp_path / "a.py"), tmp_path, tracked) == "a.py"
@@ -356,19 +356,19 @@ def test_python_pins_from_lockfiles_poetry_and_frozen_pre_commit(tmp_path: Path)
     (tmp_path / "pyproject.toml").write_text(
         "[tool.poetry.group.dev.dependencies]\nblack = '23.12.1'\nisort = '^5.12'\n"
     )
-    assert formatters.python_pin(tmp_path, "black") == ("23.12.1", "pyproject.toml")
-    assert formatters.python_pin(tmp_path, "isort") is None  # a range is not a pin
+    assert format_pins.python_pin(tmp_path, "black") == ("23.12.1", "pyproject.toml")
+    assert format_pins.python_pin(tmp_path, "isort") is None  # a range is not a pin
     sha = "a" * 40
     (tmp_path / ".pre-commit-config.yaml").write_text(
         f"repos:\n- repo: https://github.com/psf/black-pre-commit-mirror\n"
         f"  rev: {sha}  # frozen: 24.1.0\n  hooks: [{{id: black}}]\n"
     )
-    assert formatters.python_pin(tmp_path, "black", {"black"}) == (
+    assert format_pins.python_pin(tmp_path, "black", {"black"}) == (
         "24.1.0",
         ".pre-commit-config.yaml",
     )
     (tmp_path / "uv.lock").write_text('[[package]]\nname = "black"\nversion = "24.3.0"\n')
-    assert formatters.python_pin(tmp_path, "black") == ("24.3.0", "uv.lock")
+    assert format_pins.python_pin(tmp_path, "black") == ("24.3.0", "uv.lock")
 
 
 def test_changed_files_and_check_owned(tmp_path: Path) -> None:

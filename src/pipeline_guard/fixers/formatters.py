@@ -26,22 +26,19 @@ check mode, on the same files: its output is the fix's proof, and a still-failin
 :class:`FixError`. clang-format, dotnet format, mix format and pre-commit are comment-only
 (:class:`FixUnavailable` with the command): their pins live in toolchains we cannot install
 here, and pre-commit would run arbitrary hook code fetched from the network.
+
+The pins are found by :mod:`.format_pins`, the files the log names by :mod:`.format_logs`;
+this module runs the tools.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
-import tomllib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import yaml
-
-from pipeline_guard.clean import clean_bytes, iter_chunks, open_log
 from pipeline_guard.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers.base import (
@@ -49,8 +46,22 @@ from pipeline_guard.fixers.base import (
     FixUnavailable,
     changed_since,
     check_owned,
-    tracked_files,
     workspace_state,
+)
+from pipeline_guard.fixers.format_logs import (
+    GO_FLAGS,
+    GO_OTHER,
+    LOG_NAMES,
+    LogScan,
+    files_from_log,
+    scan_log,
+)
+from pipeline_guard.fixers.format_pins import (
+    prettier_pin,
+    python_pin,
+    read_text,
+    read_toml,
+    rust_toolchain,
 )
 from pipeline_guard.fixers.tools import ToolRun, pypi_tool, run_tool, which
 
@@ -93,365 +104,6 @@ _MANUAL: dict[str, tuple[str, str]] = {
 def owned_files(fix_id: str) -> tuple[str, ...]:
     """The files a formatter may change: the languages it formats."""
     return _OWNED.get(fix_id, ())
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the log: which files the check complained about
-
-
-@dataclass(frozen=True)
-class _Names:
-    """How a check names the files it complains about in its log."""
-
-    keywords: tuple[bytes, ...]  # cheap test before a line is cleaned and matched
-    patterns: tuple[re.Pattern[str], ...]  # with a ``path`` group; every name must resolve
-    loose: tuple[re.Pattern[str], ...] = ()  # bare paths: names that do not resolve are noise
-
-
-_LOG_NAMES: dict[str, _Names] = {
-    "black": _Names((b"would reformat ",), (re.compile(r"^would reformat (?P<path>.+)$"),)),
-    "ruff-format": _Names((b"Would reformat: ",), (re.compile(r"^Would reformat: (?P<path>.+)$"),)),
-    "isort": _Names(
-        (b"Imports are incorrectly sorted",),
-        (re.compile(r"^ERROR: (?P<path>.+?) Imports are incorrectly sorted"),),
-    ),
-    "prettier": _Names(
-        (b"[warn] ", b"prettier/prettier", b"/", b"\\"),
-        (
-            re.compile(r"^\[warn\] (?P<path>[^\s\[\]]+\.\w+)$"),
-            re.compile(r"^(?P<path>[^\s:]+):\d+(?::\d+)?:? .*\(prettier/prettier\)$"),
-        ),
-        # eslint's stylish format: the file's full path alone on a line, problems below it
-        (re.compile(r"^(?P<path>(?:/|[A-Za-z]:\\)\S+\.\w+)$"),),
-    ),
-    "gofmt": _Names(
-        (b".go",),
-        (
-            re.compile(r"^diff (?:-u )?\S+\.go\.orig (?P<path>\S+\.go)$"),
-            re.compile(r"^(?P<path>\S+\.go):\d+(?::\d*)*:?.*(?:is not|not properly).*\(\w+\)$"),
-        ),
-        (re.compile(r"^(?P<path>\S+\.go)$"),),
-    ),
-    "rustfmt": _Names(
-        (b"Diff in ",), (re.compile(r"^Diff in (?P<path>.+?\.rs)(?: at line \d+|:\d+)?:\s*$"),)
-    ),
-    "clang-format": _Names(
-        (b"clang-format",),
-        (
-            re.compile(
-                r"^(?P<path>\S+?):\d+:\d+: (?:error|warning): code should be clang-formatted"
-            ),
-        ),
-    ),
-}
-_HOOK_ID = re.compile(r"^- hook id: (?P<hook>\S+)$")
-_GO_FLAGS = re.compile(r"\bgofmt\b.* -s\b|`gofmt`-ed with `-s`|gofmted with -s")
-_GO_OTHER = re.compile(r"\((goimports|gofumpt|gci|golines)\)$|^(?:\+ |\$ )?(goimports|gofumpt)\b")
-
-
-@dataclass
-class _LogScan:
-    """What the failing log says: file names (strict and loose), pre-commit hooks, flags."""
-
-    strict: list[str] = field(default_factory=list)
-    loose: list[str] = field(default_factory=list)
-    hooks: set[str] = field(default_factory=set)
-    lines: list[str] = field(default_factory=list)  # lines that mention the tool, for flags
-
-
-def _scan_log(source: str, names: _Names | None) -> _LogScan:
-    """Stream the log once (it may be a gigabyte) and pick out the lines that name files."""
-    scan = _LogScan()
-    keywords = (*(names.keywords if names else ()), b"- hook id: ", b"gofmt", b"goimports")
-    stream = open_log(source)
-    try:
-        for chunk in iter_chunks(stream):
-            if not any(keyword in chunk.data for keyword in keywords):
-                continue
-            for raw in chunk.data.split(b"\n"):
-                if any(keyword in raw for keyword in keywords):
-                    _scan_line(clean_bytes(raw)[0].decode("utf-8", "replace"), names, scan)
-    finally:
-        if source != "-":
-            stream.close()
-    return scan
-
-
-def _scan_line(text: str, names: _Names | None, scan: _LogScan) -> None:
-    hook = _HOOK_ID.match(text)
-    if hook:
-        scan.hooks.add(hook.group("hook"))
-    if "gofmt" in text or "goimports" in text or "gofumpt" in text:
-        scan.lines.append(text)
-    if names is None:
-        return
-    for pattern in names.patterns:
-        found = pattern.match(text)
-        if found:
-            scan.strict.append(found.group("path"))
-            return
-    for pattern in names.loose:
-        found = pattern.match(text)
-        if found:
-            scan.loose.append(found.group("path"))
-            if len(scan.lines) < 1000:
-                scan.lines.append(text)
-            return
-
-
-def _normalise(name: str) -> tuple[str, bool]:
-    """A log path as forward-slash text, and whether it was absolute."""
-    name = name.strip().strip("'\"`")
-    name = name.removeprefix("\\\\?\\").replace("\\", "/")
-    absolute = name.startswith("/") or re.match(r"^[A-Za-z]:/", name) is not None
-    name = re.sub(r"^[A-Za-z]:/", "/", name)
-    while name.startswith("./"):
-        name = name[2:]
-    return name, absolute
-
-
-def resolve_log_path(name: str, workspace: Path, tracked: Sequence[str]) -> str | None:
-    """The tracked file a log's path names, or ``None``.
-
-    CI prints paths of its own checkout (``/home/runner/work/app/app/src/a.py``,
-    ``/builds/group/app/src/a.py``, ``D:\\a\\app\\app\\src\\a.py``): the longest tail of the
-    path that is a tracked file is the one. A relative path is taken from the root, or else
-    from the one tracked file it ends (a check run in a sub-folder of a monorepo).
-    Untracked and ambiguous names resolve to nothing, so a fix never touches a file by guess.
-    """
-    text, absolute = _normalise(name)
-    known = set(tracked)
-    root = workspace.resolve().as_posix().rstrip("/") + "/"
-    if absolute and text.startswith(root):
-        text = text[len(root) :]
-    parts = [part for part in text.split("/") if part not in ("", ".")]
-    if ".." in parts or not parts:
-        return None
-    if not absolute:
-        joined = "/".join(parts)
-        if joined in known:
-            return joined
-        ends = [path for path in tracked if path.endswith("/" + joined)]
-        return ends[0] if len(ends) == 1 else None
-    for start in range(len(parts)):
-        tail = "/".join(parts[start:])
-        if tail in known:
-            return tail
-    return None
-
-
-def _files_from_log(scan: _LogScan, workspace: Path, *, strict: bool = True) -> list[str]:
-    """The tracked files the log complains about; a strict name that names no tracked file
-    stops the fix, since fixing the others would leave the check red."""
-    if not scan.strict and not scan.loose:
-        return []
-    tracked = tracked_files(workspace)
-    files: dict[str, None] = {}
-    for name in scan.strict:
-        path = resolve_log_path(name, workspace, tracked)
-        if path is None and strict:
-            raise FixError(
-                f"the log names {name}, which is not a tracked file of this checkout "
-                "(the check ran on another commit or in another folder)"
-            )
-        if path is not None:
-            files[path] = None
-    for name in scan.loose:
-        path = resolve_log_path(name, workspace, tracked)
-        if path is not None:
-            files[path] = None
-    return list(files)
-
-
-# ---------------------------------------------------------------------------------------------
-# Finding the version the repository pins
-
-
-_PY_HOOK_REPOS: dict[str, tuple[str, ...]] = {
-    "black": ("psf/black", "psf/black-pre-commit-mirror"),
-    "ruff": ("astral-sh/ruff-pre-commit", "charliermarsh/ruff-pre-commit"),
-    "isort": ("pycqa/isort", "timothycrosley/isort"),
-    "prettier": ("pre-commit/mirrors-prettier", "rbubley/mirrors-prettier"),
-}
-_PY_HOOK_IDS = {"black": {"black", "black-jupyter"}, "ruff": {"ruff-format"}, "isort": {"isort"}}
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    text = _read(path)
-    if text is None:
-        return {}
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return {}
-
-
-def precommit_rev(workspace: Path, repos: Iterable[str]) -> str | None:
-    """The ``rev:`` of a hook repository in ``.pre-commit-config.yaml``, without its ``v``;
-    a frozen SHA is read from its ``# frozen: v1.2.3`` comment."""
-    text = _read(workspace / ".pre-commit-config.yaml")
-    if text is None:
-        return None
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    wanted = {repo.lower() for repo in repos}
-    for entry in (config or {}).get("repos", []) if isinstance(config, dict) else []:
-        url = str(entry.get("repo", "")).lower().removesuffix(".git").rstrip("/")
-        if not any(url.endswith("/" + repo) for repo in wanted):
-            continue
-        rev = str(entry.get("rev", ""))
-        if re.fullmatch(r"[0-9a-f]{40}", rev):
-            frozen = re.search(rf"{rev}\s*#\s*frozen:\s*v?(\S+)", text)
-            return frozen.group(1) if frozen else None
-        return rev.removeprefix("v") or None
-    return None
-
-
-def _exact(requirement: str, package: str) -> str | None:
-    """The version of ``package==X`` in a requirement line (extras and markers allowed)."""
-    found = re.match(
-        r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*===?\s*([\w.!+-]+)\s*(?:;.*)?$",
-        requirement.split(" #", 1)[0],
-    )
-    if found and _canonical(found.group(1)) == _canonical(package):
-        return found.group(2)
-    return None
-
-
-def _locked_python(workspace: Path, package: str) -> tuple[str, str] | None:
-    """The version a Python lockfile resolved for ``package``."""
-    for lock in ("uv.lock", "poetry.lock", "pdm.lock"):
-        for entry in _toml(workspace / lock).get("package", []):
-            if _canonical(str(entry.get("name", ""))) == _canonical(package):
-                return str(entry.get("version")), lock
-    pipfile = _read(workspace / "Pipfile.lock")
-    if pipfile:
-        try:
-            data = json.loads(pipfile)
-        except ValueError:
-            data = {}
-        for section in ("develop", "default"):
-            version = str(data.get(section, {}).get(package, {}).get("version", ""))
-            if version.startswith("=="):
-                return version[2:], "Pipfile.lock"
-    return None
-
-
-def _pyproject_requirements(data: dict[str, Any]) -> Iterator[str]:
-    """Every PEP 508 requirement string a pyproject lists for any group or extra."""
-    project = data.get("project", {})
-    yield from project.get("dependencies", [])
-    for group in (
-        *project.get("optional-dependencies", {}).values(),
-        *data.get("dependency-groups", {}).values(),
-        *data.get("tool", {}).get("pdm", {}).get("dev-dependencies", {}).values(),
-        data.get("tool", {}).get("uv", {}).get("dev-dependencies", []),
-    ):
-        yield from (item for item in group if isinstance(item, str))
-
-
-def _poetry_pins(data: dict[str, Any], package: str) -> Iterator[str]:
-    """Exact versions Poetry tables give ``package`` (``"24.4.2"`` or ``"==24.4.2"``)."""
-    poetry = data.get("tool", {}).get("poetry", {})
-    tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
-    tables += [group.get("dependencies", {}) for group in poetry.get("group", {}).values()]
-    for table in tables:
-        for name, spec in table.items():
-            if _canonical(name) != _canonical(package):
-                continue
-            version = spec.get("version", "") if isinstance(spec, dict) else str(spec)
-            exact = re.fullmatch(r"\s*(?:==?)?\s*(\d[\w.!+-]*)\s*", str(version))
-            if exact:
-                yield exact.group(1)
-
-
-def _declared_python(workspace: Path, package: str) -> tuple[str, str] | None:
-    """An exact pin in ``pyproject.toml`` or a requirements file."""
-    data = _toml(workspace / "pyproject.toml")
-    for requirement in _pyproject_requirements(data):
-        version = _exact(requirement, package)
-        if version:
-            return version, "pyproject.toml"
-    for version in _poetry_pins(data, package):
-        return version, "pyproject.toml"
-    files = sorted([*workspace.glob("requirements*.txt"), *workspace.glob("requirements/*.txt")])
-    for path in files:
-        for line in (_read(path) or "").splitlines():
-            version = _exact(line, package)
-            if version:
-                return version, path.relative_to(workspace).as_posix()
-    return None
-
-
-def python_pin(workspace: Path, package: str, hooks: Iterable[str] = ()) -> tuple[str, str] | None:
-    """The version of a PyPI formatter the repo pins and where: ``("24.4.2", "uv.lock")``.
-
-    When the failing log shows the tool ran as a pre-commit hook, the hook's ``rev:`` is what
-    ran; otherwise a lockfile's resolution is the truth, then a declared ``==`` pin, then
-    the pre-commit ``rev:`` (the version developers run locally).
-    """
-    rev = precommit_rev(workspace, _PY_HOOK_REPOS.get(package, ()))
-    precommit = (rev, ".pre-commit-config.yaml") if rev else None
-    if precommit and _PY_HOOK_IDS.get(package, set()) & set(hooks):
-        return precommit
-    return _locked_python(workspace, package) or _declared_python(workspace, package) or precommit
-
-
-def prettier_pin(project: Path, workspace: Path) -> tuple[str, str] | None:
-    """The prettier version (or npm range) the project uses and where it is written."""
-    lock = _read(project / "package-lock.json")
-    if lock:
-        try:
-            data = json.loads(lock)
-        except ValueError:
-            data = {}
-        entry = data.get("packages", {}).get("node_modules/prettier") or data.get(
-            "dependencies", {}
-        ).get("prettier")
-        if isinstance(entry, dict) and entry.get("version"):
-            return str(entry["version"]), "package-lock.json"
-    yarn = re.search(
-        r'(?m)^"?prettier@[^\n]*:\n\s+version:? "?([\w.+-]+)"?', _read(project / "yarn.lock") or ""
-    )
-    if yarn:
-        return yarn.group(1), "yarn.lock"
-    pnpm = re.search(r"(?m)^\s+'?/?prettier@(\d[\w.+-]*)", _read(project / "pnpm-lock.yaml") or "")
-    if pnpm:
-        return pnpm.group(1), "pnpm-lock.yaml"
-    try:
-        manifest = json.loads(_read(project / "package.json") or "{}")
-    except ValueError:
-        manifest = {}
-    for section in ("devDependencies", "dependencies"):
-        spec = manifest.get(section, {}).get("prettier") if isinstance(manifest, dict) else None
-        if isinstance(spec, str) and re.fullmatch(r"[\w.^~<>=| -]+", spec):
-            return spec.strip(), "package.json"
-    rev = precommit_rev(workspace, _PY_HOOK_REPOS["prettier"])
-    return (rev, ".pre-commit-config.yaml") if rev else None
-
-
-def rust_toolchain(workspace: Path) -> str | None:
-    """The toolchain ``rust-toolchain(.toml)`` pins; rustup applies it by itself."""
-    channel = _toml(workspace / "rust-toolchain.toml").get("toolchain", {}).get("channel")
-    if channel:
-        return str(channel)
-    plain = (_read(workspace / "rust-toolchain") or "").strip()
-    if plain.startswith("["):
-        return str(_toml(workspace / "rust-toolchain").get("toolchain", {}).get("channel") or "")
-    return plain or None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -508,7 +160,7 @@ _PY_TOOLS = {
 }
 
 
-def _python_tool(fix_id: str, workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
+def _python_tool(fix_id: str, workspace: Path, files: list[str], scan: LogScan) -> _Tool:
     """black, ruff or isort at the pinned version, in its own cached venv, run in the root
     (where each finds the project's pyproject configuration by itself)."""
     tool = _PY_TOOLS[fix_id]
@@ -542,7 +194,7 @@ def _node_project(workspace: Path, files: list[str]) -> Path:
     return workspace
 
 
-def _prettier(workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
+def _prettier(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
     """The project's installed prettier, else ``npx prettier@<pin>``, run from the package
     folder so prettier finds its config and ``.prettierignore`` as the check did."""
     del scan
@@ -556,7 +208,7 @@ def _prettier(workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
     for folder in dict.fromkeys((project, workspace)):
         local = folder / "node_modules" / ".bin" / "prettier"
         if local.is_file():
-            version = json.loads(_read(folder / "node_modules/prettier/package.json") or "{}")
+            version = json.loads(read_text(folder / "node_modules/prettier/package.json") or "{}")
             label = f"prettier {version.get('version', '')} (node_modules)".replace("  ", " ")
             return _Tool(
                 label,
@@ -585,10 +237,10 @@ def _prettier(workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
     )
 
 
-def _gofmt(workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
+def _gofmt(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
     """gofmt from PATH (Go's formatting barely moves between releases; the toolchain is not
     ours to install), with ``-s`` when the check used it."""
-    other = next((m for line in scan.lines if (m := _GO_OTHER.search(line))), None)
+    other = next((m for line in scan.lines if (m := GO_OTHER.search(line))), None)
     targets = files or ["."]
     if other:
         name = other.group(1) or other.group(2)
@@ -601,7 +253,7 @@ def _gofmt(workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
         raise FixUnavailable(
             f"the check ran {name}, not gofmt", f"go run {module} {shlex.join(targets)}"
         )
-    simplify = ["-s"] if any(_GO_FLAGS.search(line) for line in scan.lines) else []
+    simplify = ["-s"] if any(GO_FLAGS.search(line) for line in scan.lines) else []
     gofmt = which("gofmt")
     if gofmt is None:
         manual = shlex.join(["gofmt", *simplify, "-w", *targets])
@@ -620,19 +272,19 @@ def _edition(workspace: Path, file: str) -> str:
     """The Rust edition of the crate a file belongs to (rustfmt defaults to 2015 otherwise)."""
     folder = (workspace / file).parent
     while True:
-        package = _toml(folder / "Cargo.toml").get("package", {})
+        package = read_toml(folder / "Cargo.toml").get("package", {})
         edition = package.get("edition")
         if isinstance(edition, str):
             return edition
         if isinstance(edition, dict):  # edition.workspace = true
-            root = _toml(workspace / "Cargo.toml").get("workspace", {}).get("package", {})
+            root = read_toml(workspace / "Cargo.toml").get("workspace", {}).get("package", {})
             return str(root.get("edition", "2015"))
         if folder == workspace or workspace not in folder.parents:
             return "2015"
         folder = folder.parent
 
 
-def _rustfmt(workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
+def _rustfmt(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
     """rustfmt on the named files (grouped by crate edition), else ``cargo fmt --all``;
     rustup picks the toolchain ``rust-toolchain(.toml)`` pins."""
     del scan
@@ -661,7 +313,7 @@ def _rustfmt(workspace: Path, files: list[str], scan: _LogScan) -> _Tool:
     )
 
 
-_LOCATE: dict[str, Callable[[Path, list[str], _LogScan], _Tool]] = {
+_LOCATE: dict[str, Callable[[Path, list[str], LogScan], _Tool]] = {
     "black": lambda w, f, s: _python_tool("black", w, f, s),
     "ruff-format": lambda w, f, s: _python_tool("ruff-format", w, f, s),
     "isort": lambda w, f, s: _python_tool("isort", w, f, s),
@@ -680,8 +332,8 @@ def apply(fix_id: str, diagnosis: Diagnosis, workspace: Path) -> FixResult:
     mode of the same tool on the same files must pass afterwards."""
     if fix_id not in FIX_IDS:
         raise FixError(f"formatters: unknown fix id {fix_id!r}")
-    scan = _scan_log(diagnosis.source, _LOG_NAMES.get(fix_id))
-    files = _files_from_log(scan, workspace, strict=fix_id not in _MANUAL)
+    scan = scan_log(diagnosis.source, LOG_NAMES.get(fix_id))
+    files = files_from_log(scan, workspace, strict=fix_id not in _MANUAL)
     if fix_id in _MANUAL:
         command, why = _MANUAL[fix_id]
         if fix_id == "pre-commit" and scan.hooks:
