@@ -489,3 +489,33 @@ def test_owned_files_cover_nested_lockfiles_only() -> None:
     assert not is_owned("main.go", owned)
     ids = "npm-lockfile pnpm-lockfile yarn-lockfile poetry-lock uv-lock cargo-lock go-mod-tidy"
     assert set(f"{ids} bundler-lock composer-lock pipenv-lock".split()) == lockfiles.FIX_IDS
+
+
+# ---------------------------------------------------------------- go
+
+
+@pytest.mark.skipif(shutil.which("go") is None, reason="go is not installed (.ci/run installs it)")
+def test_go_mod_tidy_adds_the_missing_requirement(tmp_path: Path, pack: Matcher) -> None:
+    """Offline: the new requirement is a module replaced by a folder of the repository."""
+    repo = tmp_path / "repo"
+    (repo / "lib").mkdir(parents=True)
+    (repo / "go.mod").write_text(
+        "module example.com/app\n\ngo 1.19\n\nreplace example.com/lib => ./lib\n"
+    )
+    (repo / "main.go").write_text(
+        'package main\n\nimport "example.com/lib"\n\nfunc main() { lib.Hello() }\n'
+    )
+    (repo / "lib" / "go.mod").write_text("module example.com/lib\n\ngo 1.19\n")
+    (repo / "lib" / "lib.go").write_text("package lib\n\nfunc Hello() {}\n")
+    commit(repo, "go project")
+    failure = sh(["go", "build", "-mod=readonly", "./..."], repo, ok=False)
+    diagnosis = diagnose_log(pack, tmp_path, failure, "go-mod-tidy")
+
+    result = lockfiles.apply("go-mod-tidy", diagnosis, repo)
+
+    assert result.changed == ("go.mod",)
+    assert (
+        "require example.com/lib v0.0.0-00010101000000-000000000000"
+        in (repo / "go.mod").read_text()
+    )
+    assert_verified(result, "go list -mod=readonly -deps -test ./...")
