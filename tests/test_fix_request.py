@@ -127,3 +127,4 @@ def test_the_pr_texts_are_redacted(tmp_path: Path) -> None:
 
     assert "s3cr3t" not in attempt.request.body
     assert "?token=***" in attempt.request.body
+    assert "- `src/a.py` (+2 -2)" in attempt.request.body

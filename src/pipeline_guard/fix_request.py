@@ -60,10 +60,11 @@ def prepare_fix(
         _check_limits(touched, fixer.owned_files(fix_id), config, workspace)
         tracked = _tracked(workspace, touched)
         changes = tuple(_file_change(workspace, path, path not in tracked) for path in touched)
+        stats = _diff_stats(workspace, changes)
     finally:
         _restore(workspace, touched or sorted(set(changed_files(workspace)) - before))
     return FixAttempt(
-        request=_request(result, changes, diagnosis, context, config, redact=redact),
+        request=_request(result, changes, diagnosis, context, config, redact=redact, stats=stats),
         verification=redact(result.verification),
     )
 
@@ -143,6 +144,7 @@ def _request(
     config: RepoConfig,
     *,
     redact: Callable[[str], str],
+    stats: dict[str, str],
 ) -> FixRequest:
     target = context.head_branch or context.default_branch or "main"
     message = f"{result.summary}\n\nMade and verified by pipeline-guard: {result.command}"
@@ -151,7 +153,7 @@ def _request(
         base_branch=target,
         base_sha=context.head_sha,
         title=redact(f"pipeline-guard: {result.summary}"),
-        body=redact(_body(result, changes, diagnosis, context)),
+        body=redact(_body(result, stats, diagnosis, context)),
         commit_message=redact(message),
         changes=changes,
         draft=config.fix.draft,
@@ -160,10 +162,25 @@ def _request(
     )
 
 
+def _diff_stats(workspace: Path, changes: tuple[FileChange, ...]) -> dict[str, str]:
+    """Per file, what the PR body shows: ``+3 -1``, ``new`` or ``deleted``."""
+    stats = {
+        change.path: "new" if change.created else "deleted"
+        for change in changes
+        if change.created or change.content is None
+    }
+    edited = [change.path for change in changes if change.path not in stats]
+    if edited:
+        for line in _git(workspace, "diff", "--numstat", "--", *edited).splitlines():
+            added, removed, path = line.split("\t", 2)
+            stats[path] = f"+{added} -{removed}"
+    return stats
+
+
 def _body(
-    result: FixResult, changes: tuple[FileChange, ...], diagnosis: Diagnosis, context: RunContext
+    result: FixResult, stats: dict[str, str], diagnosis: Diagnosis, context: RunContext
 ) -> str:
-    files = "\n".join(f"- `{change.path}`" for change in changes)
+    files = "\n".join(f"- `{path}` ({stat})" for path, stat in sorted(stats.items()))
     verification = result.verification[-MAX_VERIFICATION:]
     run = f" in [this run]({context.run_url})" if context.run_url else ""
     return "\n".join(
@@ -173,7 +190,7 @@ def _body(
             "",
             f"**Command:** `{result.command}`",
             "",
-            f"**Files changed ({len(changes)}):**",
+            f"**Files changed ({len(stats)}):**",
             files,
             "",
             "**Verification** (the check that failed now passes):",
