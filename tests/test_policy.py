@@ -33,7 +33,7 @@ def _job(name: str, category: Category, fix: str | None = None) -> tuple[FailedJ
         tests=[],
         fix=fix,
     )
-    return FailedJob(id=hash(name) % 1000, name=name), diagnosis
+    return FailedJob(id=len(name), name=name), diagnosis
 
 
 def test_transient_failures_are_retried_within_budget() -> None:

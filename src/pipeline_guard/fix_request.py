@@ -10,7 +10,6 @@ the next fixer (and the user's later steps) see the original tree.
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,7 +20,14 @@ from pipeline_guard.context import RunContext
 from pipeline_guard.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers.all_fixers import fixer_for
-from pipeline_guard.fixers.base import FixResult, changed_files, check_owned
+from pipeline_guard.fixers.base import (
+    FixResult,
+    changed_since,
+    check_owned,
+    git,
+    tracked_files,
+    workspace_state,
+)
 from pipeline_guard.forges.base import FileChange, FixRequest
 
 MAX_VERIFICATION = 4_000
@@ -52,17 +58,17 @@ def prepare_fix(
         raise FixError("no fixes for pull requests from forks")
     workspace = context.workspace.resolve()
     _check_checkout(workspace, context.head_sha)
-    before = set(changed_files(workspace))
+    before = workspace_state(workspace)
     touched: list[str] = []
     try:
         result = fixer.apply(fix_id, diagnosis, workspace)
-        touched = sorted(set(result.changed) | (set(changed_files(workspace)) - before))
+        touched = sorted(set(result.changed) | set(changed_since(workspace, before)))
         _check_limits(touched, fixer.owned_files(fix_id), config, workspace)
-        tracked = _tracked(workspace, touched)
+        tracked = set(tracked_files(workspace, touched))
         changes = tuple(_file_change(workspace, path, path not in tracked) for path in touched)
         stats = _diff_stats(workspace, changes)
     finally:
-        _restore(workspace, touched or sorted(set(changed_files(workspace)) - before))
+        _restore(workspace, touched or changed_since(workspace, before))
     return FixAttempt(
         request=_request(result, changes, diagnosis, context, config, redact=redact, stats=stats),
         verification=redact(result.verification),
@@ -76,7 +82,7 @@ def branch_name(fix_id: str, target: str) -> str:
 
 
 def _check_checkout(workspace: Path, head_sha: str | None) -> None:
-    head = _git(workspace, "rev-parse", "HEAD").strip()
+    head = _git_text(workspace, "rev-parse", "HEAD").strip()
     if head_sha and head != head_sha:
         raise FixError(
             f"the workspace is at {head[:12]}, not the failing commit {head_sha[:12]}: check out "
@@ -97,7 +103,7 @@ def _check_limits(
             f"the fix changes {len(changed)} files, more than `fix.max-files` "
             f"({config.fix.max_files})"
         )
-    size = len(_git(workspace, "diff", "--no-color", "--", *changed).encode())
+    size = len(git(workspace, "diff", "--no-color", "--", *changed))
     if size > config.fix.max_diff_bytes:
         raise FixError(
             f"the fix's diff is {size} bytes, more than `fix.max-diff-bytes` "
@@ -114,13 +120,6 @@ def _file_change(workspace: Path, path: str, created: bool) -> FileChange:
     )
 
 
-def _tracked(workspace: Path, paths: list[str]) -> set[str]:
-    """Which of ``paths`` exist in HEAD (the rest are new files)."""
-    if not paths:
-        return set()
-    return set(_git(workspace, "ls-files", "-z", "--", *paths).split("\0")) - {""}
-
-
 def _is_executable(file: Path) -> bool:
     return bool(file.stat().st_mode & 0o111)
 
@@ -129,9 +128,9 @@ def _restore(workspace: Path, paths: list[str]) -> None:
     """Put the changed files back as they were in HEAD; remove files the fixer created."""
     if not paths:
         return
-    tracked = _tracked(workspace, paths)
+    tracked = set(tracked_files(workspace, paths))
     if tracked:
-        _git(workspace, "checkout", "HEAD", "--", *sorted(tracked))
+        git(workspace, "checkout", "HEAD", "--", *sorted(tracked))
     for path in set(paths) - tracked:
         (workspace / path).unlink(missing_ok=True)
 
@@ -171,7 +170,7 @@ def _diff_stats(workspace: Path, changes: tuple[FileChange, ...]) -> dict[str, s
     }
     edited = [change.path for change in changes if change.path not in stats]
     if edited:
-        for line in _git(workspace, "diff", "--numstat", "--", *edited).splitlines():
+        for line in _git_text(workspace, "diff", "--numstat", "--", *edited).splitlines():
             added, removed, path = line.split("\t", 2)
             stats[path] = f"+{added} -{removed}"
     return stats
@@ -204,14 +203,5 @@ def _body(
     )
 
 
-def _git(workspace: Path, *args: str) -> str:
-    try:
-        completed = subprocess.run(
-            ["git", *args], cwd=workspace, capture_output=True, check=False, timeout=60
-        )
-    except FileNotFoundError:
-        raise FixError("git is not installed: fixes need a git checkout") from None
-    if completed.returncode != 0:
-        message = completed.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
-        raise FixError(f"git {args[0]} failed in {workspace}: {' '.join(message)}")
-    return completed.stdout.decode("utf-8", "replace")
+def _git_text(workspace: Path, *args: str) -> str:
+    return git(workspace, *args).decode("utf-8", "replace")

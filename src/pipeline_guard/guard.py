@@ -24,7 +24,7 @@ from pipeline_guard.config import RepoConfig
 from pipeline_guard.context import RunContext
 from pipeline_guard.diagnosis import Diagnosis
 from pipeline_guard.errors import ForgeError, InputError, TokenMissing, UsageError
-from pipeline_guard.fixers.all_fixers import fixers
+from pipeline_guard.fixers.all_fixers import fix_ids
 from pipeline_guard.forges.all_forges import forge_for
 from pipeline_guard.forges.base import FailedJob, Forge, ForgeModule, RunOptions
 from pipeline_guard.matcher import Matcher
@@ -62,7 +62,7 @@ def run(
     outcome = Outcome()
     forge, jobs = _collect(module, context, outcome, Path(tempfile.mkdtemp(prefix="pg-logs-")))
     diagnosed = [(job, _diagnose(job, matcher, model)) for job in jobs]
-    plan = decide(context, config, diagnosed, has_fixer=_fix_ids())
+    plan = decide(context, config, diagnosed, has_fixer=fix_ids())
     if forge is not None:
         act(
             plan,
@@ -82,10 +82,6 @@ def _exit_code(outcome: Outcome) -> int:
     if outcome.usage_error:
         return 2
     return 1 if outcome.problems else 0
-
-
-def _fix_ids() -> frozenset[str]:
-    return frozenset(fix_id for fixer in fixers.values() for fix_id in fixer.FIX_IDS)
 
 
 def _redactor(env: Mapping[str, str], context: RunContext) -> Redactor:

@@ -43,11 +43,23 @@ class Plan(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     jobs: tuple[JobPlan, ...]
-    retry: tuple[FailedJob, ...] = ()
-    fixes: tuple[JobPlan, ...] = ()  # one per fix id
     comment: bool = False
     dry_run: bool = False
     notes: tuple[str, ...] = ()  # why something the user might expect will not happen
+
+    @property
+    def retry(self) -> tuple[FailedJob, ...]:
+        """The jobs to re-run."""
+        return tuple(job.job for job in self.jobs if job.action == "retry")
+
+    @property
+    def fixes(self) -> tuple[JobPlan, ...]:
+        """The jobs to open a fix for: the first of each fix id (one PR per fix)."""
+        first: dict[str, JobPlan] = {}
+        for job in self.jobs:
+            if job.action == "fix-pr" and job.diagnosis.fix:
+                first.setdefault(job.diagnosis.fix, job)
+        return tuple(first.values())
 
     @property
     def primary(self) -> JobPlan | None:
@@ -95,10 +107,6 @@ def decide(
         plans.append(JobPlan(job=job, diagnosis=diagnosis, action=final, reason=reason))
         if action == "fix-pr" and final != "fix-pr" and diagnosis.fix:
             notes.append(f"No fix PR for `{job.name}`: {reason}.")
-    fixes: dict[str, JobPlan] = {}
-    for plan in plans:
-        if plan.action == "fix-pr" and plan.diagnosis.fix:
-            fixes.setdefault(plan.diagnosis.fix, plan)
     comment = config.comment and bool(plans)
     if comment and _read_only_fork_run(context):
         comment = False
@@ -108,8 +116,6 @@ def decide(
         )
     return Plan(
         jobs=tuple(plans),
-        retry=tuple(plan.job for plan in plans if plan.action == "retry"),
-        fixes=tuple(fixes.values()),
         comment=comment,
         dry_run=config.dry_run,
         notes=tuple(notes),

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from pipeline_guard.analyze import Outcome
 from pipeline_guard.categories import Action
-from pipeline_guard.diagnosis import Diagnosis
+from pipeline_guard.diagnosis import Diagnosis, Evidence
 
 FORMATS = ("text", "json", "markdown")
 
@@ -121,9 +121,7 @@ def _markdown_block(outcome: Outcome) -> str:
         f"{diagnosis.explain}\n",
     ]
     if diagnosis.evidence:
-        body = "\n".join(f"{item.line:>6} | {item.text}" for item in diagnosis.evidence)
-        fence = _fence_for(body)
-        parts.append(f"{fence}text\n{body}\n{fence}\n")
+        parts.append(evidence_block(diagnosis.evidence) + "\n")
     parts.append(f"**What to do:** {diagnosis.advice}\n")
     if diagnosis.tests:
         parts.append(
@@ -132,7 +130,14 @@ def _markdown_block(outcome: Outcome) -> str:
     return "\n".join(parts)
 
 
-def _fence_for(body: str) -> str:
+def evidence_block(evidence: Sequence[Evidence], max_line: int | None = None) -> str:
+    """Evidence lines with their line numbers, in a fenced block no log line can close."""
+    body = "\n".join(f"{item.line:>6} | {item.text[:max_line]}" for item in evidence)
+    fence = fence_for(body)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+def fence_for(body: str) -> str:
     """A code fence longer than any run of backticks in the body, so it cannot be closed early."""
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     return "`" * max(3, longest + 1)

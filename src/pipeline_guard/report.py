@@ -18,6 +18,7 @@ from pipeline_guard.context import RunContext
 from pipeline_guard.forges.base import COMMENT_MARKER
 from pipeline_guard.policy import JobPlan, Plan
 from pipeline_guard.redact import Redactor
+from pipeline_guard.render import evidence_block
 
 COMMENT_LIMIT = 65_536
 SAFE_LIMIT = COMMENT_LIMIT - 1_536  # room for the header, footer and multi-byte surprises
@@ -43,7 +44,7 @@ def comment_markdown(
     """The PR/MR comment: hidden marker, a table of jobs, a section per job, what was done.
     Without ``marker``, the same report for the job summary and the job log."""
     while True:
-        sections = [_job_section(context, job, evidence) for job in plan.jobs]
+        sections = [_job_section(job, evidence) for job in plan.jobs]
         text = _assemble(context, plan, outcome, sections, marker)
         if len(text) <= SAFE_LIMIT or evidence == 0:
             break
@@ -78,23 +79,18 @@ def _assemble(
     return "\n".join(parts)
 
 
-def _job_section(context: RunContext, job: JobPlan, evidence: int) -> str:
+def _job_section(job: JobPlan, evidence: int) -> str:
     diagnosis = job.diagnosis
     link = f" ([log]({job.job.url}))" if job.job.url else ""
-    step = (
-        f", step `{_inline(diagnosis.step or job.job.step or '')}`"
-        if (diagnosis.step or job.job.step)
-        else ""
-    )
+    step_name = diagnosis.step or job.job.step
+    step = f", step `{_inline(step_name)}`" if step_name else ""
     lines = [
         f"#### {_inline(job.job.name)}: {_inline(diagnosis.title)}{link}",
         f"`{diagnosis.category}`{step}. {diagnosis.explain}",
     ]
     shown = diagnosis.evidence[:evidence]
     if shown:
-        body = "\n".join(f"{ev.line:>6} | {ev.text[:MAX_LINE]}" for ev in shown)
-        fence = _fence(body)
-        lines += ["", f"{fence}text", body, fence]
+        lines += ["", evidence_block(shown, MAX_LINE)]
     if diagnosis.tests:
         tests = ", ".join(f"`{_inline(t)}`" for t in diagnosis.tests[:10])
         lines.append(f"\nFailing tests: {tests}")
@@ -193,14 +189,6 @@ def json_report(context: RunContext, plan: Plan, outcome: Outcome, redactor: Red
         "errors": list(outcome.errors),
     }
     return redactor.redact(json.dumps(document, indent=2))
-
-
-def _fence(body: str) -> str:
-    """A code fence longer than any run of backticks inside the body."""
-    run = 3
-    while "`" * run in body:
-        run += 1
-    return "`" * run
 
 
 def _inline(text: str) -> str:

@@ -19,6 +19,11 @@ fixers: dict[str, Fixer] = {
 fixer_names = sorted(fixers)
 
 
+def fix_ids() -> frozenset[str]:
+    """Every fix id some fixer handles: the policy opens fix PRs only for these."""
+    return frozenset(fix_id for fixer in fixers.values() for fix_id in fixer.FIX_IDS)
+
+
 def fixer_for(fix_id: str) -> Fixer | None:
     """The fixer module that handles ``fix_id``, or ``None`` when no fixer does (the guard
     then comments instead of opening a fix PR)."""

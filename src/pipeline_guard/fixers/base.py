@@ -61,9 +61,9 @@ class Fixer(Protocol):
 # to know what a fix changed and to refuse a change outside the fixer's own files.
 
 
-def _git(workspace: Path, *args: str) -> bytes:
-    """Run a read-only git command in the workspace; a workspace that is not a git checkout
-    cannot be fixed, because the guard could not say what changed."""
+def git(workspace: Path, *args: str) -> bytes:
+    """Run a git command in the workspace; a workspace that is not a git checkout cannot be
+    fixed, because the guard could not say what changed."""
     try:
         done = subprocess.run(
             ["git", *args],
@@ -84,7 +84,7 @@ def _git(workspace: Path, *args: str) -> bytes:
 def changed_files(workspace: Path) -> list[str]:
     """Repository-relative paths that differ from HEAD (modified, added, deleted, untracked),
     sorted; both sides of a rename are listed, since both are touched."""
-    raw = _git(workspace, "status", "--porcelain", "-z", "--untracked-files=all")
+    raw = git(workspace, "status", "--porcelain", "-z", "--untracked-files=all")
     entries = raw.decode("utf-8", "surrogateescape").split("\0")
     paths: set[str] = set()
     index = 0
@@ -101,9 +101,10 @@ def changed_files(workspace: Path) -> list[str]:
     return sorted(paths)
 
 
-def tracked_files(workspace: Path) -> list[str]:
-    """Every file git tracks in the workspace: what a fixer may resolve log paths against."""
-    raw = _git(workspace, "ls-files", "-z")
+def tracked_files(workspace: Path, paths: Sequence[str] = ()) -> list[str]:
+    """Every file git tracks in the workspace (what a fixer may resolve log paths against),
+    or those of ``paths`` that git tracks (the others are new files)."""
+    raw = git(workspace, "ls-files", "-z", "--", *paths)
     return [path for path in raw.decode("utf-8", "surrogateescape").split("\0") if path]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from pipeline_guard.errors import ForgeError
-from pipeline_guard.forges.resilience import Deadline, retry_wait
+from pipeline_guard.forges.resilience import Deadline, backoff, retry_wait
 
 ATTEMPTS = 4
 CHUNK = 1 << 20
@@ -49,7 +49,7 @@ def _try_once(
                 for chunk in response.iter_bytes(CHUNK):
                     handle.write(chunk)
     except httpx.TransportError:
-        return 0.5 * 2.0**attempt
+        return backoff(attempt)
     return None
 
 

@@ -430,11 +430,12 @@ class GitHubForge:
 
 
 def _next_link(link: str | None) -> str | None:
-    for part in (link or "").split(","):
-        section = part.split(";")
-        if len(section) > 1 and 'rel="next"' in section[1]:
-            return section[0].strip().strip("<>")
-    return None
+    """The ``rel="next"`` URL of a ``Link`` header, parsed by requests (PyGithub's transport)."""
+    from requests.utils import parse_header_links  # noqa: PLC0415
+
+    return next(
+        (item["url"] for item in parse_header_links(link or "") if item.get("rel") == "next"), None
+    )
 
 
 def _forge_error(what: str, status: int, data: Any, headers: Mapping[str, Any]) -> ForgeError:

@@ -32,7 +32,7 @@ from pydantic import SecretStr
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.errors import ForgeError, PermissionMissing, TokenMissing
 from pipeline_guard.forges.base import COMMENT_MARKER, FailedJob, FixRequest, RunOptions
-from pipeline_guard.forges.resilience import Deadline, retry_wait
+from pipeline_guard.forges.resilience import Deadline, backoff, retry_wait
 
 NAME = "gitlab"
 TIMEOUT = 15
@@ -297,7 +297,7 @@ class GitLabForge:
                         f"could not reach the GitLab API at {self.context.api_url} to {what}: "
                         f"{type(exc).__name__}"
                     ) from None
-            time.sleep(self.deadline.cap(0.5 * 2.0**attempt))
+            time.sleep(self.deadline.cap(backoff(attempt)))
         raise AssertionError("unreachable")
 
     def _error(self, what: str, status: int | None, message: Any) -> ForgeError:

@@ -62,5 +62,10 @@ def retry_wait(status: int, headers: Mapping[str, str], attempt: int) -> float |
     if remaining == "0" and reset.isdigit():
         return min(max(float(reset) - time.time(), 0.0) + 1.0, MAX_WAIT)
     if status == 429 or status >= 500:
-        return min(0.5 * 2.0**attempt, MAX_WAIT)
+        return backoff(attempt)
     return None
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff for the ``attempt``-th retry (0-based): 0.5 s, 1 s, 2 s, ..."""
+    return min(0.5 * 2.0**attempt, MAX_WAIT)
