@@ -52,7 +52,7 @@ ENV PATH=/opt/pipeline-guard/bin:$PATH \
 RUN git config --system --add safe.directory '*' \
  && python -m compileall -q -j 0 --invalidation-mode unchecked-hash \
       /opt/pipeline-guard/lib/python3.11/site-packages/pipeline_guard \
- && python -c "import pipeline_guard.main, pipeline_guard.commands.run, pipeline_guard.forges.github, pipeline_guard.forges.gitlab, github, gitlab, requests, httpx; httpx.Client().close()" \
+ && python -c "import pipeline_guard.cli.main, pipeline_guard.cli.commands.run, pipeline_guard.forges.github, pipeline_guard.forges.gitlab, github, gitlab, requests, httpx; httpx.Client().close()" \
  && pipeline-guard rules list > /dev/null
 # Nothing to gain from writing .pyc files at run time: each job's container is thrown away.
 ENV PYTHONDONTWRITEBYTECODE=1

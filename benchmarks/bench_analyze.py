@@ -104,8 +104,8 @@ def bench_ripgrep(size_mb: int, runs: int, ours: float) -> None:
     rg joins a pattern file into one regex: with ~1,700 full rule patterns its engine falls
     back to a slow path, so that run gets a 5 MB slice and a time limit, and is extrapolated.
     """
-    from pipeline_guard.matcher import Matcher
-    from pipeline_guard.rules import load_rules
+    from pipeline_guard.engine.matcher import Matcher
+    from pipeline_guard.engine.rule import load_rules
 
     rules = load_rules()
     log = OUT / f"big-{size_mb}mb.log"
@@ -176,8 +176,8 @@ def bench_cold_start(runs: int) -> None:
 
 
 def bench_model(runs: int) -> None:
-    from pipeline_guard.model import load_model
-    from pipeline_guard.model_choice import bundled_model_path
+    from pipeline_guard.cli.model_choice import bundled_model_path
+    from pipeline_guard.model.pack import load_model
 
     path = bundled_model_path()
     if not path.is_file():

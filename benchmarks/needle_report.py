@@ -13,8 +13,8 @@ from pathlib import Path
 
 import re2
 
-from pipeline_guard.matcher import Matcher
-from pipeline_guard.rules import load_rules, re2_options
+from pipeline_guard.engine.matcher import Matcher
+from pipeline_guard.engine.rule import load_rules, re2_options
 
 
 def main() -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_guard.matcher import Matcher, ScanResult
-from pipeline_guard.rule_checks import scan_text
-from pipeline_guard.rules import Rule
+from pipeline_guard.engine.matcher import Matcher, ScanResult
+from pipeline_guard.engine.rule import Rule
+from pipeline_guard.engine.rule_checks import scan_text
 
 # The fake forges' fixtures (`fake_github`, `fake_gitlab`), for every test module.
 pytest_plugins = ["fakes.github_api", "fakes.gitlab_api"]

@@ -2,6 +2,6 @@
 
 import sys
 
-from pipeline_guard.main import main
+from pipeline_guard.cli.main import main
 
 sys.exit(main())

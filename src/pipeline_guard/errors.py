@@ -2,7 +2,7 @@
 
 Expected failures are raised deep inside the code as a :class:`GuardError` subclass and turned
 into one line for the user (and an exit code) once, at the CLI boundary, by
-:mod:`pipeline_guard.error_handler`. Anything that is not a ``GuardError`` is a bug and keeps
+:mod:`pipeline_guard.cli.error_handler`. Anything that is not a ``GuardError`` is a bug and keeps
 its traceback.
 """
 

@@ -19,7 +19,7 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from pipeline_guard.diagnosis import Diagnosis
+from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline_guard.clean import clean_bytes, iter_chunks, open_log
+from pipeline_guard.engine.log_reader import clean_bytes, iter_chunks, open_log
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers.base import tracked_files
 

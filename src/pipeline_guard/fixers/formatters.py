@@ -39,7 +39,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline_guard.diagnosis import Diagnosis
+from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers.base import (
     FixResult,

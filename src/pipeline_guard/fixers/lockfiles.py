@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from pipeline_guard.diagnosis import Diagnosis
+from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers.base import (
     FixResult,

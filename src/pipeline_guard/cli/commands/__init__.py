@@ -1,0 +1,2 @@
+"""One module per sub-command; :mod:`pipeline_guard.cli.main` only parses arguments and
+dispatches."""

@@ -1,0 +1,56 @@
+"""Diagnose log files: the library entry point behind ``pipeline-guard analyze``.
+
+One log in, one :class:`~pipeline_guard.engine.diagnosis.Diagnosis` out. Logs are read as a stream
+(see :mod:`pipeline_guard.engine.log_reader`), so memory stays flat whatever the size of the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from pipeline_guard.engine.diagnosis import Diagnosis, diagnose
+from pipeline_guard.engine.log_reader import iter_chunks, open_log
+from pipeline_guard.engine.matcher import Matcher, ScanResult
+from pipeline_guard.engine.prediction import Scorer
+from pipeline_guard.errors import InputError
+
+
+@dataclass(frozen=True, slots=True)
+class LogResult:
+    """What became of one log: a diagnosis, or the one-line reason there is none."""
+
+    source: str
+    diagnosis: Diagnosis | None = None
+    error: str | None = None
+
+
+def scan_source(source: str, matcher: Matcher) -> ScanResult:
+    """Scan one log (a path or ``-``) with every rule of ``matcher``."""
+    stream = open_log(source)
+    try:
+        scan = matcher.scan(iter_chunks(stream))
+    except OSError as exc:
+        raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
+    except EOFError:
+        raise InputError(f"{source}: truncated compressed file") from None
+    finally:
+        if source != "-":
+            stream.close()
+    return scan
+
+
+def analyze_source(source: str, matcher: Matcher, model: Scorer | None = None) -> Diagnosis:
+    """The diagnosis of one log; raises :class:`InputError` when it cannot be read."""
+    return diagnose(scan_source(source, matcher), source, model)
+
+
+def iter_results(
+    sources: Sequence[str], matcher: Matcher, model: Scorer | None = None
+) -> Iterator[LogResult]:
+    """Diagnose every input, in order; a bad input does not stop the others."""
+    for source in sources:
+        try:
+            yield LogResult(source, diagnosis=analyze_source(source, matcher, model))
+        except InputError as exc:
+            yield LogResult(source, error=str(exc))

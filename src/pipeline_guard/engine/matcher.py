@@ -1,0 +1,376 @@
+"""Run every rule over a whole log in one pass, fast, with bounded work per line.
+
+How (see ``benchmarks/`` for the numbers):
+
+1. **Prefilter.** One RE2 regex, the case-blind alternation of every rule's keywords (see
+   :mod:`pipeline_guard.engine.needle`) and of the step markers, runs over each cleaned chunk of raw
+   bytes. RE2 turns an alternation of literals into one DFA, so the scan costs about the same
+   for 10 rules or 1,000. Only lines with a hit go further, and each such line once.
+2. **Verify.** On a candidate line, every keyword present is looked up (including keywords
+   hidden inside a longer one that matched at the same place), and only the rules owning those
+   keywords run their regexes on the cleaned line
+   (:func:`~pipeline_guard.engine.log_reader.clean_bytes`):
+   all at once, as one RE2 *set* per keyword, built the first time a log hits that keyword, so
+   start-up does not pay for the hundreds of rules a given log never gets near. Multi-line
+   rules (``window > 1``) search the candidate line and the lines after it. A line is decoded
+   only once a rule matched it.
+
+RE2 runs in time linear in the text, and a cleaned line is at most ``MAX_LINE_BYTES`` long, so
+a rule cannot make the scan hang (no catastrophic backtracking). The result keeps, per rule,
+the first :data:`MAX_HITS_PER_RULE` hits and a count of the rest; plus the last lines of the
+log and the error-looking ones among them, which diagnosis uses when no rule fires.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import re2
+
+from pipeline_guard.engine.log_reader import Chunk, CleanLine, clean_bytes, clean_line, decoded_line
+from pipeline_guard.engine.needle import Needle, literal_needle
+from pipeline_guard.engine.rule import Rule, re2_options, rule_needles
+from pipeline_guard.engine.step_tracker import MARKER_KEYWORDS, StepTracker
+
+MAX_HITS_PER_RULE = 20
+MAX_TESTS = 100
+ERRORISH_KEPT = 300
+TAIL_KEPT = 80
+TAIL_BYTES = 256 * 1024
+
+ERRORISH_KEYWORDS = (
+    "error",
+    "fail",
+    "fatal",
+    "exception",
+    "traceback",
+    "panic",
+    "killed",
+    "denied",
+    "refused",
+    "abort",
+    "timed out",
+    "timeout",
+    "cannot",
+    "could not",
+    "unable to",
+    "not found",
+    "exit code",
+    "exited with",
+    "✖",
+    "✗",
+    "×",
+)
+"""Words that make a line near the end worth keeping as context even when no rule matches."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule matching one line."""
+
+    rule: Rule
+    line: CleanLine
+    test: str | None = None
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything diagnosis needs from one pass over a log."""
+
+    hits: list[Hit] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    tests: list[str] = field(default_factory=list)
+    errorish: list[CleanLine] = field(default_factory=list)
+    tail: list[CleanLine] = field(default_factory=list)
+    lines: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Verifier:
+    """The single-line patterns of the rules owning one keyword, as one RE2 set."""
+
+    patterns: Any
+    owners: tuple[Rule, ...]
+    """The rule of each pattern, by the index the set reports."""
+    windows: tuple[Rule, ...]
+    """Multi-line rules owning the keyword: searched separately, over their window."""
+
+
+class Matcher:
+    """A rule pack compiled for scanning: build once, scan many logs."""
+
+    def __init__(self, rules: Sequence[Rule]) -> None:
+        self.rules = list(rules)
+        self._compiled: dict[str, list[Any]] = {}
+        self._verifiers: dict[int, _Verifier] = {}
+        self._order = {rule.id: index for index, rule in enumerate(self.rules)}
+        markers = {literal_needle(marker) for marker in MARKER_KEYWORDS}
+        owners: dict[Needle, set[int]] = {marker: set() for marker in markers}
+        for index, rule in enumerate(self.rules):
+            for needle in rule_needles(rule):
+                owners.setdefault(needle, set()).add(index)
+        self._needles = sorted(owners)
+        self._owners = [frozenset(owners[needle]) for needle in self._needles]
+        self._is_marker = [needle in markers for needle in self._needles]
+        options = re2_options()
+        options.never_capture = True
+        regexes = [needle.prefilter_regex.encode("utf-8") for needle in self._needles]
+        self._prefilter = re2.compile(b"|".join(regexes), options)
+        self._find = _span_finder(self._prefilter)
+        self._at_start = re2.Set.MatchSet(options)
+        for regex in regexes:
+            self._at_start.Add(regex)
+        self._at_start.Compile()
+
+    def scan(self, chunks: Iterable[Chunk]) -> ScanResult:
+        """Match every rule against every line of a log given as cleaned chunks."""
+        return _Scan(self).run(chunks)
+
+    def patterns_of(self, rule: Rule) -> list[Any]:
+        """A rule's compiled patterns, compiled on first use.
+
+        A window rule's patterns are multi-line: ``^`` and ``$`` match at each line's start and
+        end inside the window.
+        """
+        compiled = self._compiled.get(rule.id)
+        if compiled is None:
+            prefix = "(?m)" if rule.window > 1 else ""
+            compiled = [re2.compile(prefix + pattern, re2_options()) for pattern in rule.patterns]
+            self._compiled[rule.id] = compiled
+        return compiled
+
+    def needles_in(self, raw: bytes, first: int) -> set[int]:
+        """Every needle (by index) found in this raw line.
+
+        ``first`` is where the prefilter's first hit on the line starts; the set of needles
+        matching there is read off an anchored RE2 set, and the search goes on from just
+        after that position, so overlapping needles are not missed.
+        """
+        found: set[int] = set()
+        position: int | None = first
+        end = len(raw)
+        while position is not None:
+            found.update(self._at_start.Match(raw[position:]) or ())
+            span = self._find(raw, position + 1, end)
+            position = span[0] if span is not None else None
+        return found
+
+    def is_marker(self, needle: int) -> bool:
+        return self._is_marker[needle]
+
+    def order(self, rule: Rule) -> int:
+        return self._order[rule.id]
+
+    def verifier(self, needle: int) -> _Verifier:
+        """The RE2 set for the rules owning a needle, compiled on first use."""
+        verifier = self._verifiers.get(needle)
+        if verifier is None:
+            verifier = self._verifiers[needle] = self._build_verifier(needle)
+        return verifier
+
+    def _build_verifier(self, needle: int) -> _Verifier:
+        rules = [self.rules[index] for index in sorted(self._owners[needle])]
+        patterns = re2.Set.SearchSet(re2_options())
+        owners: list[Rule] = []
+        for rule in rules:
+            if rule.window == 1:
+                for pattern in rule.patterns:
+                    patterns.Add(pattern.encode("utf-8"))
+                    owners.append(rule)
+        if owners:
+            patterns.Compile()
+        windows = tuple(rule for rule in rules if rule.window > 1)
+        return _Verifier(patterns if owners else None, tuple(owners), windows)
+
+    def test_name(self, rule: Rule, text: str) -> str | None:
+        """The failing test a rule's ``(?P<test>...)`` group names in this line, if any."""
+        for pattern in self.patterns_of(rule):
+            if "test" in pattern.groupindex:
+                found = pattern.search(text)
+                if found and found.group("test"):
+                    return str(found.group("test")).strip()
+        return None
+
+
+def _span_finder(pattern: Any) -> Callable[[bytes, int, int], tuple[int, int] | None]:
+    """A search returning just the span of the next match in ``data[pos:end]``, or None.
+
+    This is the hot loop of a scan, so it calls RE2's match directly instead of going through
+    the ``re``-like wrapper, which builds a match object and converts offsets on every call
+    (about 3x the cost per candidate line on a noisy log).
+    """
+    regexp = pattern._regexp
+    unanchored = re2._Anchor.UNANCHORED
+
+    def find(data: bytes, pos: int, end: int) -> tuple[int, int] | None:
+        span: tuple[int, int] = regexp.Match(unanchored, data, pos, end)[0]
+        return None if span[0] < 0 else span
+
+    return find
+
+
+class _Scan:
+    """The state of one scan; a class only so the per-chunk loop has short functions."""
+
+    def __init__(self, matcher: Matcher) -> None:
+        self.matcher = matcher
+        self.result = ScanResult()
+        self.steps = StepTracker()
+        self.step_changes: list[tuple[int, str | None]] = [(0, None)]
+        self.pending: list[tuple[Rule, int, bytes, str | None]] = []
+        self.tests_seen: set[str] = set()
+        self.tail_data = b""
+        self.tail_first = 1
+
+    def run(self, chunks: Iterable[Chunk]) -> ScanResult:
+        last_line = 0
+        for chunk in chunks:
+            self._complete_pending(chunk)
+            self._scan_chunk(chunk)
+            self._keep_tail(chunk)
+            last_line = chunk.last_line
+        self._complete_pending(None)
+        self.result.lines = last_line
+        self._read_tail()
+        return self.result
+
+    def _scan_chunk(self, chunk: Chunk) -> None:
+        """Find candidate lines with the prefilter, one search per line at most."""
+        data = chunk.data
+        end = len(data)
+        find = self.matcher._find
+        line_no = chunk.first_line
+        counted_to = 0
+        pos = 0
+        while pos < end:
+            span = find(data, pos, end)
+            if span is None:
+                break
+            start = span[0]
+            line_no += data.count(b"\n", counted_to, start)
+            line_start = data.rfind(b"\n", 0, start) + 1
+            line_end = data.find(b"\n", start)
+            counted_to = line_end
+            raw = data[line_start:line_end]
+            needles = self.matcher.needles_in(raw, start - line_start)
+            if any(self.matcher.is_marker(needle) for needle in needles):
+                self._feed_marker(line_no, raw)
+            self._verify(chunk, line_start, line_no, raw, needles)
+            pos = line_end + 1
+
+    def _feed_marker(self, line_no: int, raw: bytes) -> None:
+        before = self.steps.current
+        self.steps.feed(raw.decode("utf-8", "replace"))
+        if self.steps.current != before:
+            self.step_changes.append((line_no, self.steps.current))
+
+    def step_at(self, line_no: int) -> str | None:
+        index = bisect.bisect_right(self.step_changes, line_no, key=lambda change: change[0])
+        return self.step_changes[index - 1][1]
+
+    def _verify(
+        self, chunk: Chunk, line_start: int, line_no: int, raw: bytes, needles: set[int]
+    ) -> None:
+        """Run the rules owning the line's needles; decode the line only if one matches."""
+        text, named_step = clean_bytes(raw)
+        matched: dict[str, Rule] = {}
+        windows: dict[str, Rule] = {}
+        for needle in needles:
+            verifier = self.matcher.verifier(needle)
+            if verifier.patterns is not None:
+                for index in verifier.patterns.Match(text) or ():
+                    rule = verifier.owners[index]
+                    matched[rule.id] = rule
+            windows.update((rule.id, rule) for rule in verifier.windows)
+        if not matched and not windows:
+            return
+        step = named_step.decode("utf-8", "replace") if named_step else self.steps.current
+        line = decoded_line(text, line_no, step)
+        for rule in sorted(matched.values(), key=self.matcher.order):
+            self._record(rule, line, None)
+        for rule in windows.values():
+            self._start_window(chunk, line_start, line, rule)
+
+    def _start_window(self, chunk: Chunk, line_start: int, line: CleanLine, rule: Rule) -> None:
+        raw_window = _lines_from(chunk.data, line_start, rule.window)
+        if raw_window.count(b"\n") < rule.window:
+            self.pending.append((rule, line.number, raw_window, line.step))
+        else:
+            self._match_window(rule, line.number, raw_window, line.step)
+
+    def _complete_pending(self, chunk: Chunk | None) -> None:
+        pending, self.pending = self.pending, []
+        for rule, number, started, step in pending:
+            window = started
+            if chunk is not None:
+                window += _lines_from(chunk.data, 0, rule.window - started.count(b"\n"))
+            self._match_window(rule, number, window, step)
+
+    def _match_window(self, rule: Rule, number: int, raw_window: bytes, step: str | None) -> None:
+        lines = raw_window.rstrip(b"\n").split(b"\n")
+        cleaned = [clean_line(raw, number + offset, step) for offset, raw in enumerate(lines)]
+        text = "\n".join(line.text for line in cleaned)
+        for pattern in self.matcher.patterns_of(rule):
+            found = pattern.search(text)
+            if found:
+                first = text.count("\n", 0, found.start())
+                self._record(rule, cleaned[first], found)
+                return
+
+    def _record(self, rule: Rule, line: CleanLine, found: Any) -> None:
+        counts = self.result.counts
+        counts[rule.id] = counts.get(rule.id, 0) + 1
+        test = None
+        if rule.extracts_tests:
+            if found is not None and "test" in found.re.groupindex:
+                test = found.group("test")
+            test = test or self.matcher.test_name(rule, line.text)
+            if test and test not in self.tests_seen and len(self.result.tests) < MAX_TESTS:
+                self.tests_seen.add(test)
+                self.result.tests.append(test)
+        if counts[rule.id] <= MAX_HITS_PER_RULE:
+            self.result.hits.append(Hit(rule, line, test))
+
+    def _keep_tail(self, chunk: Chunk) -> None:
+        """Keep the last ``TAIL_BYTES`` of the log (whole lines) for the end-of-log context."""
+        if len(chunk.data) >= TAIL_BYTES or not self.tail_data:
+            data, first = chunk.data, chunk.first_line
+        else:
+            data, first = self.tail_data + chunk.data, self.tail_first
+        if len(data) > TAIL_BYTES:
+            cut = data.rfind(b"\n", 0, len(data) - TAIL_BYTES) + 1
+            first += data.count(b"\n", 0, cut)
+            data = data[cut:]
+        self.tail_data, self.tail_first = data, first
+
+    def _read_tail(self) -> None:
+        """The last lines, and the error-looking lines among them, cleaned."""
+        if not self.tail_data:
+            return
+        raws = self.tail_data[:-1].split(b"\n")
+        numbered = list(enumerate(raws, start=self.tail_first))
+        errorish = [(n, raw) for n, raw in numbered if _ERRORISH_BYTES.search(raw)]
+        kept = errorish[-ERRORISH_KEPT:]
+        self.result.errorish = [clean_line(raw, n, self.step_at(n)) for n, raw in kept]
+        last = numbered[-TAIL_KEPT:]
+        self.result.tail = [clean_line(raw, n, self.step_at(n)) for n, raw in last]
+
+
+_ERRORISH_BYTES = re.compile(
+    "|".join(re.escape(word) for word in ERRORISH_KEYWORDS).encode(), re.IGNORECASE
+)
+
+
+def _lines_from(data: bytes, start: int, count: int) -> bytes:
+    """Up to ``count`` whole lines of ``data`` from offset ``start``, each ending in ``\\n``."""
+    end = start
+    for _ in range(count):
+        newline = data.find(b"\n", end)
+        if newline < 0:
+            return data[start:]
+        end = newline + 1
+    return data[start:end]

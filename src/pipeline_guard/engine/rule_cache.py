@@ -1,0 +1,92 @@
+"""A cache of validated rule files, so a fresh process starts in a fraction of a second.
+
+Loading a rule file means parsing YAML, validating every rule with pydantic, compiling every
+pattern with RE2 (to report a broken one with its rule id) and deriving the prefilter needles
+of every pattern (:mod:`pipeline_guard.engine.needle`). For the ~700 bundled rules that is most of
+the start-up time of ``pipeline-guard analyze``, and it gives the same answer every time for
+the same file. So the result is kept as JSON, keyed by a hash of the file's bytes and of the
+versions of pipeline-guard and of the needle derivation: a changed file or a new release simply
+misses the cache. Entries are written atomically; a cache that cannot be read or written is
+ignored (the rules are then loaded the slow way), never an error.
+
+Location: ``$PIPELINE_GUARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/pipeline-guard``, else
+``~/.cache/pipeline-guard``. Set ``PIPELINE_GUARD_CACHE_DIR=off`` to disable it. Any command
+that loads the rules fills it (``pipeline-guard rules list``), so a container image can warm it
+at build time: the first run then starts as fast as the later ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from pipeline_guard import __version__
+from pipeline_guard.engine.needle import KEYWORDS_VERSION, Needle
+
+CACHE_FORMAT = 1
+
+
+def cache_dir() -> Path | None:
+    configured = os.environ.get("PIPELINE_GUARD_CACHE_DIR")
+    if configured:
+        return None if configured.lower() == "off" else Path(configured)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pipeline-guard"
+
+
+def entry_key(data: bytes) -> str:
+    digest = hashlib.sha256(f"{CACHE_FORMAT}/{__version__}/{KEYWORDS_VERSION}\n".encode())
+    digest.update(data)
+    return digest.hexdigest()
+
+
+def read_entry(data: bytes) -> dict[str, Any] | None:
+    """The cached load of a rule file with these bytes, or None."""
+    directory = cache_dir()
+    if directory is None:
+        return None
+    try:
+        entry = json.loads((directory / f"{entry_key(data)}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(entry, dict) or entry.get("format") != CACHE_FORMAT:
+        return None
+    return entry
+
+
+def write_entry(
+    data: bytes, rules: list[dict[str, Any]], needles: dict[str, tuple[Needle, ...] | None]
+) -> None:
+    """Remember a validated load; silently does nothing if the cache is not writable."""
+    directory = cache_dir()
+    if directory is None:
+        return
+    entry = {
+        "format": CACHE_FORMAT,
+        "rules": rules,
+        "needles": {
+            pattern: None if found is None else [asdict(needle) for needle in found]
+            for pattern, found in needles.items()
+        },
+    }
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", dir=directory, suffix=".tmp", delete=False, encoding="utf-8"
+        ) as handle:
+            json.dump(entry, handle)
+        Path(handle.name).replace(directory / f"{entry_key(data)}.json")
+    except OSError:
+        return
+
+
+def needles_from(entry: dict[str, Any]) -> dict[str, tuple[Needle, ...] | None]:
+    return {
+        pattern: None if found is None else tuple(Needle(**needle) for needle in found)
+        for pattern, found in entry["needles"].items()
+    }

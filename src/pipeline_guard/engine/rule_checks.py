@@ -1,0 +1,93 @@
+"""``pipeline-guard rules test``: every rule's examples, run through the real matcher.
+
+Each example is scanned as a tiny log, exactly as a real log would be (cleaning, prefilter,
+RE2 set), so a wrong hand-written keyword fails the test as surely as a wrong pattern. Checks:
+
+- every ``match`` example is matched by its rule, and every ``no_match`` example is not;
+- every pattern of a rule matches at least one of the rule's examples (no dead patterns);
+- a rule that names failing tests (``(?P<test>...)``) reads a name off one example at least;
+- with the whole pack loaded, every ``match`` example is diagnosed as the rule's category, so
+  a rule of another category with a higher priority cannot silently swallow it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from pipeline_guard.engine.diagnosis import diagnose
+from pipeline_guard.engine.log_reader import Chunk, clean_line, iter_chunks
+from pipeline_guard.engine.matcher import Matcher, ScanResult
+from pipeline_guard.engine.rule import Rule
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCheckFailure:
+    rule: str
+    source: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: rule {self.rule}: {self.message}"
+
+
+def text_chunks(text: str) -> Iterator[Chunk]:
+    """A piece of log text as the chunks a log file of that content would give."""
+    return iter_chunks(io.BytesIO(text.encode("utf-8")))
+
+
+def scan_text(matcher: Matcher, text: str) -> ScanResult:
+    return matcher.scan(text_chunks(text))
+
+
+def check_rules(
+    rules: Sequence[Rule], pack: Sequence[Rule] | None = None
+) -> list[RuleCheckFailure]:
+    """Run every check on ``rules`` within ``pack`` (default: themselves); [] means all passed."""
+    whole = Matcher(pack if pack is not None else rules)
+    failures: list[RuleCheckFailure] = []
+    for rule in rules:
+        failures.extend(_check_rule(rule, whole))
+    return failures
+
+
+def _check_rule(rule: Rule, pack: Matcher) -> Iterator[RuleCheckFailure]:
+    def fail(message: str) -> RuleCheckFailure:
+        return RuleCheckFailure(rule.id, rule.source, message)
+
+    alone = Matcher([rule])
+    named_a_test = False
+    for example in rule.examples.match:
+        scan = scan_text(alone, example)
+        if not scan.hits:
+            yield fail(f"does not match its example {_quote(example)}")
+            continue
+        named_a_test = named_a_test or bool(scan.tests)
+        verdict = diagnose(scan_text(pack, example), "example")
+        if verdict.category != rule.category:
+            yield fail(
+                f"example {_quote(example)} is diagnosed as {verdict.category} "
+                f"by rule {verdict.rule}, not as {rule.category}"
+            )
+    for example in rule.examples.no_match:
+        if scan_text(alone, example).hits:
+            yield fail(f"matches its no_match example {_quote(example)}")
+    yield from (fail(message) for message in _dead_patterns(rule, alone))
+    if rule.extracts_tests and not named_a_test:
+        yield fail("has a (?P<test>...) group but names no test in any match example")
+
+
+def _dead_patterns(rule: Rule, alone: Matcher) -> Iterator[str]:
+    cleaned = [
+        "\n".join(clean_line(raw.encode(), 1).text for raw in example.split("\n"))
+        for example in rule.examples.match
+    ]
+    for index, pattern in enumerate(alone.patterns_of(rule)):
+        if not any(pattern.search(text) for text in cleaned):
+            yield f"pattern {index + 1} matches none of the match examples"
+
+
+def _quote(example: str) -> str:
+    shown = example if len(example) <= 100 else example[:97] + "..."
+    return repr(shown)

@@ -1,0 +1,34 @@
+"""Markdown pieces shared by ``analyze --format markdown`` (the CLI) and the PR comment (the guard).
+
+A leaf: it imports nothing of pipeline-guard, so both the CLI and the report can use it
+without one reaching into the other.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+
+class NumberedLine(Protocol):
+    """A log line with its line number, as evidence carries it."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+def evidence_block(evidence: Sequence[NumberedLine], max_line: int | None = None) -> str:
+    """Evidence lines with their line numbers, in a fenced block no log line can close."""
+    body = "\n".join(f"{item.line:>6} | {item.text[:max_line]}" for item in evidence)
+    fence = fence_for(body)
+    return f"{fence}text\n{body}\n{fence}"
+
+
+def fence_for(body: str) -> str:
+    """A code fence longer than any run of backticks in the body, so it cannot be closed early."""
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    return "`" * max(3, longest + 1)
