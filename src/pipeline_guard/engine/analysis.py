@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pipeline_guard.engine.diagnosis import Diagnosis, diagnose
-from pipeline_guard.engine.log_reader import iter_chunks, open_log
+from pipeline_guard.engine.log_reader import log_chunks
 from pipeline_guard.engine.matcher import Matcher, ScanResult
 from pipeline_guard.engine.prediction import Scorer
 from pipeline_guard.errors import InputError
@@ -27,17 +27,8 @@ class LogResult:
 
 def scan_source(source: str, matcher: Matcher) -> ScanResult:
     """Scan one log (a path or ``-``) with every rule of ``matcher``."""
-    stream = open_log(source)
-    try:
-        scan = matcher.scan(iter_chunks(stream))
-    except OSError as exc:
-        raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
-    except EOFError:
-        raise InputError(f"{source}: truncated compressed file") from None
-    finally:
-        if source != "-":
-            stream.close()
-    return scan
+    with log_chunks(source) as chunks:
+        return matcher.scan(chunks)
 
 
 def analyze_source(source: str, matcher: Matcher, model: Scorer | None = None) -> Diagnosis:

@@ -72,9 +72,21 @@ def run(
             outcome,
             comment=lambda done: comment_markdown(context, plan, done, redactor),
             redact=redactor.redact,
+            env=env,
+            cache_dir=_cache_dir(env),
         )
     _report(module, env, context, plan, outcome, redactor, report_path)
     return RunResult(plan, outcome, exit_code=_exit_code(outcome))
+
+
+def _cache_dir(env: Mapping[str, str]) -> Path:
+    """Where fixers keep their tools: ``PIPELINE_GUARD_CACHE_DIR``, else the XDG cache.
+    (Stands in for the one cache-directory function of issue 11 until it lands.)"""
+    configured = env.get("PIPELINE_GUARD_CACHE_DIR", "")
+    if configured and configured.lower() != "off":
+        return Path(configured)
+    home = env.get("HOME") or str(Path.home())
+    return Path(env.get("XDG_CACHE_HOME") or f"{home}/.cache") / "pipeline-guard"
 
 
 def _exit_code(outcome: Outcome) -> int:
