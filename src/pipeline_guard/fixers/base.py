@@ -1,14 +1,15 @@
 """What every fixer provides, like pre-commit's ``lang_base``: the protocol and its data.
 
 A fixer is a plain module or package (``formatters.py``, ``lockfiles/``,
-``action_versions.py``) listed in :data:`pipeline_guard.fixers.all_fixers.fixers`. Given a diagnosis whose rule names a fix id
-the fixer handles (the rule's ``fix:`` field, e.g. ``black`` or ``npm-lockfile``), it edits the
-checked-out workspace with the same tool the failing check ran, at the version the repository
-pins, then runs the check again to prove the fix works. It runs its tools in the jail of
-:mod:`.jail` (:func:`.tools.run_tool`) and reads repository files through :mod:`.repo_files`.
-It does not check the workspace afterwards: :mod:`pipeline_guard.guard.fix_request` snapshots
-it, diffs it, enforces the owned files, the limits and path safety, and restores it, once for
-every fixer. It never pushes anything: the guard turns a :class:`FixResult` into a PR/MR.
+``action_versions.py``) listed in :data:`pipeline_guard.fixers.all_fixers.fixers`. Given a
+diagnosis whose rule names a fix id the fixer handles (the rule's ``fix:`` field, e.g.
+``black`` or ``npm-lockfile``), it edits the checked-out workspace with the same tool the
+failing check ran, at the version the repository pins, then runs the check again to prove the
+fix works. It runs its tools in the jail of :mod:`.jail` (:func:`.tools.run_tool`) and reads
+repository files through :mod:`.repo_files`. It does not check the workspace afterwards:
+:mod:`pipeline_guard.guard.fix_request` snapshots it, diffs it, enforces the owned files, the
+limits and path safety, and restores it, once for every fixer. It never pushes anything: the
+guard turns a :class:`FixResult` into a PR/MR.
 """
 
 from __future__ import annotations

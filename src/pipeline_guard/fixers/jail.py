@@ -83,7 +83,10 @@ _PASSED_PREFIXES = ("LC_",)
 _URL_CREDENTIALS = re.compile(r"://[^/@\s]*@")
 NOBODY = "nobody"
 # Run a command inside the namespace with an empty tmpfs over the checkout's `.git`.
-_HIDE_GIT = 'mount -t tmpfs -o size=1m tmpfs "$1" 2>/dev/null || exit 126; shift; exec "$@"'
+_HIDE_GIT = (
+    'PATH=/usr/sbin:/usr/bin:/sbin:/bin mount -t tmpfs -o size=1m tmpfs "$1" || exit 126; '
+    'shift; exec "$@"'
+)
 
 
 def seal_process() -> None:
@@ -104,6 +107,15 @@ def tool_env(env: Mapping[str, str]) -> dict[str, str]:
         if (name in PASSED or name.startswith(_PASSED_PREFIXES))
         and not _URL_CREDENTIALS.search(value)
     }
+
+
+def _with_rustup(passed: dict[str, str], env: Mapping[str, str]) -> dict[str, str]:
+    """rustup finds its toolchains under ``$HOME/.rustup``; the tools' HOME is the jail's, so
+    the runner's rustup home is named explicitly (it holds toolchains, no credentials)."""
+    rustup = Path(env.get("HOME", "/nonexistent")) / ".rustup"
+    if "RUSTUP_HOME" not in passed and rustup.is_dir():
+        passed["RUSTUP_HOME"] = str(rustup)
+    return passed
 
 
 @dataclass(frozen=True)
@@ -169,7 +181,7 @@ class Jail:
         if user is None:
             found = shutil.which("unshare", path=env.get("PATH"))
             unshare = found if namespaces_work(found) else None
-        return cls(tool_env(env), cache_dir, user, unshare, trust_repo_tools)
+        return cls(_with_rustup(tool_env(env), env), cache_dir, user, unshare, trust_repo_tools)
 
     @property
     def confined(self) -> bool:
@@ -197,6 +209,7 @@ class Jail:
         """A tool's environment: the allow-list, the jail's HOME, and what the fixer adds."""
         self.home.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
+            self.let_in(self.cache_dir)
             os.chown(self.home, self.user.uid, self.user.gid)
         return {
             **self.env,
@@ -211,8 +224,15 @@ class Jail:
         """``argv`` as it must be started: inside the namespace, ``.git`` hidden."""
         if self.user is not None or self.unshare is None:
             return list(argv)
-        hide = ["sh", "-c", _HIDE_GIT, "sh", str(self.hidden)] if self.hidden else []
+        hide = ["/bin/sh", "-c", _HIDE_GIT, "sh", str(self.hidden)] if self.hidden else []
         return [self.unshare, *_UNSHARE, *hide, *argv]
+
+    def let_in(self, folder: Path) -> None:
+        """Let the jail's user read and enter one of our cache folders (it holds tools from
+        package registries, nothing secret); folders of others are left as they are."""
+        info = folder.stat()
+        if info.st_uid == os.geteuid():
+            folder.chmod(stat.S_IMODE(info.st_mode) | 0o055)
 
     def popen_options(self) -> dict[str, object]:
         """``subprocess`` options: the unprivileged user and no supplementary group."""
@@ -238,6 +258,13 @@ class Jail:
         if self.user is None:
             yield dataclasses.replace(self, hidden=git_dir if git_dir.is_dir() else None)
             return
+        closed = [p for p in workspace.parents if p.stat().st_mode & stat.S_IXOTH == 0]
+        if closed:
+            raise FixUnavailable(
+                f"{closed[0]} is closed to others, so the unprivileged user {self.user.name} "
+                "that runs the fixer's tools cannot reach the checkout",
+                "run the fix yourself",
+            )
         owners = _owners(workspace)
         git_mode = git_dir.lstat().st_mode if git_dir.is_dir() else None
         try:

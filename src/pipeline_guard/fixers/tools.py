@@ -88,6 +88,9 @@ def pypi_tool(jail: Jail, package: str, version: str | None, executable: str | N
     binary = home / "bin" / name
     if not binary.is_file():
         _install(jail, home, f"{package}=={version}" if version else package)
+    if jail.user is not None:
+        jail.let_in(jail.cache_dir)
+        jail.let_in(tools)
     if not binary.is_file():
         raise FixError(f"could not install {package}: no {name} in its environment")
     if jail.user is not None and not runnable_by(binary, jail.user):

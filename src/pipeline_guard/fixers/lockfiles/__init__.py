@@ -35,7 +35,7 @@ from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers.base import FixResult, FixSite
 from pipeline_guard.fixers.lockfiles import go, node, php, python, ruby, rust
-from pipeline_guard.fixers.lockfiles.relock import Spec, relock
+from pipeline_guard.fixers.lockfiles.relock import Spec, fix_stale
 
 SPECS: dict[str, Spec] = {
     "npm-lockfile": node.NPM,
@@ -59,7 +59,7 @@ def owned_files(fix_id: str) -> tuple[str, ...]:
 
 def apply(fix_id: str, diagnosis: Diagnosis, site: FixSite) -> FixResult:
     """Relock every stale project the diagnosis points at and prove the frozen check passes."""
-    return relock(fix_id, _spec(fix_id), diagnosis, site)
+    return fix_stale(fix_id, _spec(fix_id), diagnosis, site)
 
 
 def _spec(fix_id: str) -> Spec:

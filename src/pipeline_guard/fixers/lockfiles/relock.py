@@ -3,7 +3,8 @@
 A fix id is a :class:`Spec` (its lockfile names, the files it may touch, the command for a
 person, and how to plan the fix); planning one project folder gives a :class:`Relock` (the fix
 command and the read-only check that proves it). :func:`relock` finds the projects the log
-points at, relocks the stale ones in the jail and runs the check again.
+points at, relocks the stale ones in the jail and runs the check again
+(:func:`fix_stale`).
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def no_tool(name: str, command: str) -> FixUnavailable:
     )
 
 
-def relock(fix_id: str, spec: Spec, diagnosis: Diagnosis, site: FixSite) -> FixResult:
+def fix_stale(fix_id: str, spec: Spec, diagnosis: Diagnosis, site: FixSite) -> FixResult:
     """Relock every stale project the diagnosis points at and prove the frozen check passes
     now. What changed, and that it is only lockfiles, is the guard's check, not ours."""
     workspace = site.workspace.resolve()
