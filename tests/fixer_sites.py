@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -46,12 +47,17 @@ def fix_site(
     return FixSite(workspace, log, namespace_jail(env, trust=trust))
 
 
-def open_to_others(workspace: Path) -> None:
-    """pytest's temporary folders are closed to others; as root the guard runs the tools as
-    ``nobody``, which must reach the checkout, as it can on a CI runner's workspace."""
-    for folder in workspace.parents:
-        if folder.stat().st_uid == os.geteuid() and folder != Path("/"):
-            folder.chmod(folder.stat().st_mode | 0o001)
+def reachable(tmp_path: Path) -> Path:
+    """A fresh folder others can reach, for a checkout the guard fixes: as root it runs the
+    tools as ``nobody``, which must reach the checkout, as it can on a CI runner. pytest's
+    own temporary folders are closed to others (and every pytest session of the user closes
+    them again), so the folder lives under one shared, open parent in the temp dir."""
+    base = Path(tempfile.gettempdir()) / "pipeline-guard-jail-tests"
+    base.mkdir(exist_ok=True)
+    base.chmod(0o711)
+    folder = Path(tempfile.mkdtemp(prefix=f"{tmp_path.name[:30]}-", dir=base))
+    folder.chmod(0o711)
+    return folder
 
 
 def through_guard(
@@ -62,7 +68,6 @@ def through_guard(
     config: RepoConfig | None = None,
 ) -> FixAttempt:
     """The fix as the guard makes it (snapshot, diff, limits, restore) on a committed checkout."""
-    open_to_others(workspace)
     head = subprocess.run(
         ["git", "-C", str(workspace), "rev-parse", "HEAD"],
         check=True,

@@ -15,7 +15,7 @@ from shutil import which
 
 import pytest
 
-from fixer_sites import apply_fix, namespace_jail, through_guard
+from fixer_sites import apply_fix, namespace_jail, reachable, through_guard
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
@@ -412,7 +412,8 @@ def test_a_file_the_tool_cannot_format_is_an_error(tmp_path: Path, matcher: Matc
 
 
 def test_a_fix_that_changes_nothing_is_an_error(tmp_path: Path, matcher: Matcher) -> None:
-    repo = make_repo(tmp_path, {"requirements.txt": f"black=={BLACK}\n", "a.py": "x = 1\n"})
+    checkout = {"requirements.txt": f"black=={BLACK}\n", "a.py": "x = 1\n"}
+    repo = make_repo(reachable(tmp_path), checkout)
     log = write_log(tmp_path, f"would reformat {RUNNER}/a.py", "Oh no! 💥 💔 💥")
     with pytest.raises(FixError, match="changed nothing"):
         through_guard(diagnose(log, matcher, "black"), repo)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from fixer_sites import apply_fix, namespace_jail, through_guard
+from fixer_sites import apply_fix, namespace_jail, reachable, through_guard
 from pipeline_guard.categories import Action, Category
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis, Evidence
@@ -154,7 +154,7 @@ def test_npm_relocks_only_the_stale_project_and_upgrades_nothing(
 @pytest.mark.e2e
 @needs_npm
 def test_npm_in_sync_is_nothing_to_fix(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
+    repo = reachable(tmp_path) / "repo"
     npm_project(repo, ms="2.1.3")
     commit(repo, "in sync")
     diagnosis = make_diagnosis("npm-lockfile", "npm error Missing: ms@2.1.3 from lock file")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from fixer_sites import cache_dir, open_to_others
+from fixer_sites import cache_dir, reachable
 from pipeline_guard.categories import Category
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
@@ -22,7 +22,7 @@ UGLY = "def f(a,b):\n    return a+b\n"
 
 
 def _checkout(tmp_path: Path, names: list[str]) -> tuple[Path, str, Path]:
-    workspace = tmp_path / "repo"
+    workspace = reachable(tmp_path) / "repo"
     (workspace / "src").mkdir(parents=True)
     (workspace / "requirements-dev.txt").write_text("black==24.4.2\n")
     for name in names:
@@ -65,7 +65,6 @@ def fix(
     redact: Callable[[str], str] = str,
 ) -> FixAttempt:
     """The guard's fix for the black failure the log shows, as ``act`` asks for it."""
-    open_to_others(context.workspace)
     return prepare_fix(
         _diagnosis(log),
         context,

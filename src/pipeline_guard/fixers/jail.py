@@ -170,6 +170,7 @@ class Jail:
     unshare: str | None = None  # run in a namespace with this `unshare` (the guard is not root)
     trust_repo_tools: bool = False
     hidden: Path | None = None  # the `.git` folder an empty tmpfs hides in the namespace
+    blocked: str = ""  # why no tool may run in this workspace (fixers that run none still can)
 
     @classmethod
     def from_env(
@@ -241,7 +242,10 @@ class Jail:
         return {"user": self.user.uid, "group": self.user.gid, "extra_groups": []}
 
     def require_confinement(self, command: str) -> None:
-        """Refuse to run a tool when it could reach the tokens (no root, no namespaces)."""
+        """Refuse to run a tool when it could reach the tokens (no root, no namespaces), or
+        could not reach the checkout."""
+        if self.blocked:
+            raise FixUnavailable(self.blocked, command)
         if not self.confined:
             raise FixUnavailable(
                 "cannot isolate the fixer's tools from this runner's tokens here (pipeline-guard "
@@ -260,11 +264,12 @@ class Jail:
             return
         closed = [p for p in workspace.parents if p.stat().st_mode & stat.S_IXOTH == 0]
         if closed:
-            raise FixUnavailable(
-                f"{closed[0]} is closed to others, so the unprivileged user {self.user.name} "
-                "that runs the fixer's tools cannot reach the checkout",
-                "run the fix yourself",
+            yield dataclasses.replace(
+                self,
+                blocked=f"{closed[0]} is closed to others, so the unprivileged user "
+                f"{self.user.name} that runs the fixer's tools cannot reach the checkout",
             )
+            return
         owners = _owners(workspace)
         git_mode = git_dir.lstat().st_mode if git_dir.is_dir() else None
         try:
