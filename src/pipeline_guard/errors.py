@@ -67,8 +67,8 @@ class FixError(GuardError):
 
 
 class FixUnavailable(FixError):
-    """The fix cannot be made here (tool missing, unsafe to install); ``command`` is what a
-    person can run instead, for the comment."""
+    """The fix cannot be made here (tool missing, unsafe to install, no checkout, ...);
+    ``command`` is what a person can run instead, for the comment."""
 
     def __init__(self, message: str, command: str) -> None:
         super().__init__(message)

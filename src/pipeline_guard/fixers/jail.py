@@ -195,8 +195,11 @@ class Jail:
 
     @property
     def home(self) -> Path:
-        """The tools' HOME: their caches (npm, go, cargo, pip), nothing of the runner's."""
-        return self.cache_dir / "jail-home"
+        """The tools' HOME: their caches (npm, go, cargo, pip), nothing of the runner's; one
+        per kind of jail, as each belongs to the user its tools run as."""
+        return self.cache_dir / (
+            "jail-home" if self.user is None else f"jail-home-{self.user.name}"
+        )
 
     def which(self, name: str) -> Path | None:
         """A tool on the jail's PATH that the jail's user can run."""
