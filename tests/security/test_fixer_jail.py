@@ -492,3 +492,40 @@ def test_npmrc_git_is_not_run_for_a_git_dependency(tmp_path: Path) -> None:
     with pytest.raises(FixError):  # the dependency cannot be fetched: no fix, and no git of ours
         through_guard(diagnosis, repo)
     assert not marker.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start both sides as nobody")
+@pytest.mark.parametrize("sealed", [False, True])
+def test_a_sealed_guard_hides_its_environment_from_its_own_user(sealed: bool) -> None:
+    """``seal_process`` (prctl PR_SET_DUMPABLE 0): a process of the guard's own user cannot
+    read its ``/proc/<pid>/environ``; unsealed (the control), it can."""
+    # The guard starts as root (to import from this checkout), becomes nobody, turns dumping
+    # back on (changing user turns it off), then seals itself or not.
+    script = (
+        "import ctypes, os, sys, time\n"
+        "from pipeline_guard.fixers.jail import seal_process\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "ctypes.CDLL(None).prctl(4, 1, 0, 0, 0)\n"
+        f"{'seal_process()' if sealed else ''}\n"
+        "print(flush=True); time.sleep(30)\n"
+    )
+    guard = subprocess.Popen(
+        [sys.executable, "-c", script],
+        env={"PYTHONPATH": os.pathsep.join(sys.path), "SECRET": SECRETS["GITHUB_TOKEN"]},
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert guard.stdout is not None
+        guard.stdout.readline()  # sealed (or not) by now
+        reader = subprocess.run(
+            ["cat", f"/proc/{guard.pid}/environ"],
+            capture_output=True,
+            user=65534,
+            group=65534,
+            extra_groups=[],
+            check=False,
+        )
+    finally:
+        guard.kill()
+        guard.wait()
+    assert (SECRETS["GITHUB_TOKEN"].encode() in reader.stdout) is not sealed

@@ -25,6 +25,7 @@ from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.prediction import Scorer
 from pipeline_guard.errors import ForgeError, InputError, TokenMissing, UsageError
 from pipeline_guard.fixers.all_fixers import fix_ids
+from pipeline_guard.fixers.jail import seal_process
 from pipeline_guard.forges.all_forges import forge_for
 from pipeline_guard.forges.base import FailedJob, Forge, ForgeModule, RunOptions
 from pipeline_guard.guard.act import Outcome, act
@@ -56,6 +57,7 @@ def run(
     report_path: Path,
 ) -> RunResult:
     """The whole guard, for one failed run."""
+    seal_process()  # no process of our user may read our tokens from /proc (fixers' jail)
     module = forge_for(env, platform)
     context = module.read_context(env, options)
     redactor = _redactor(env, context)
