@@ -285,7 +285,7 @@ def test_black_through_a_tracked_symlink_is_refused_and_undone(
     (repo / "a.py").symlink_to(target)
     commit(repo)
 
-    with pytest.raises(FixError, match=r"outside the checkout|symlink"):
+    with pytest.raises(FixError, match=r"wrote to .*victim\.py, outside the checkout"):
         through_guard(black_failure(tmp_path, matcher, "a.py"), repo)
 
     assert target.read_text() == UGLY_PY
