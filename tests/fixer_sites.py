@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -55,6 +56,9 @@ def reachable(tmp_path: Path) -> Path:
     base = Path(tempfile.gettempdir()) / "pipeline-guard-jail-tests"
     base.mkdir(exist_ok=True)
     base.chmod(0o711)
+    for old in base.iterdir():  # what earlier sessions left, as pytest keeps only 3 runs
+        if time.time() - old.stat().st_mtime > 6 * 3600:
+            shutil.rmtree(old, ignore_errors=True)
     folder = Path(tempfile.mkdtemp(prefix=f"{tmp_path.name[:30]}-", dir=base))
     folder.chmod(0o711)
     return folder
