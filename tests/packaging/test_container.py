@@ -34,7 +34,7 @@ from fakes.github_api import FakeGitHub
 from github_env import HEAD_SHA, REPO_NAME, TOKEN, parse_outputs, workflow_run_event
 from pipeline_guard.forges.base import COMMENT_MARKER
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
 CONTAINER_SMOKE = SHARED / "tools" / "container-smoke.sh"
 IMAGE = "localhost/pipeline-guard:test"
