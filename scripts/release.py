@@ -39,7 +39,7 @@ def project_version(path: Path = VERSION_FILE) -> str:
     """``__version__`` as written in the package, without importing it."""
     match = re.search(r'^__version__ = "([^"]+)"$', path.read_text(encoding="utf-8"), re.M)
     if match is None or not SEMVER.fullmatch(match[1]):
-        raise ReleaseError(f"{path}: no `__version__ = \"X.Y.Z\"` line")
+        raise ReleaseError(f'{path}: no `__version__ = "X.Y.Z"` line')
     return match[1]
 
 
