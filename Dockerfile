@@ -1,7 +1,8 @@
 # pipeline-guard as a GitHub Docker container action (and a plain image for any CI).
 #
-# GitHub builds this file at the start of every job that uses the action, and DESIGN.md asks
-# for an image of at most 200 MB whose entrypoint is ready within a second. Hence:
+# A release pushes this image (ghcr.io, the GitLab registry) and the tagged action.yml starts it;
+# `uses:` of a branch builds this file at the start of the job. docs/numbers.md asks for an
+# image of at most 200 MB whose entrypoint is ready within a second. Hence:
 # - two stages: the build stage makes the virtual environment; the final image carries only
 #   that environment, the git binary and a warm rule cache, and runs no apt-get at all;
 # - the dependencies get their own layer, so a change to the code does not download them again;

@@ -1,6 +1,6 @@
 """How long a user waits for the guard to start with the published image (pull excluded).
 
-DESIGN target: the guard's first output within 1 s of the container starting. A tagged release's
+Target (docs/numbers.md): the guard's first output within 1 s of the container starting. A tagged release's
 ``action.yml`` starts ``docker://ghcr.io/...:X.Y.Z`` (no build), so what the user waits for is
 the runner's ``docker run`` plus the guard's start-up until its first line. Measured here with
 podman on the image built from this checkout (``container-smoke.sh``, the same image the

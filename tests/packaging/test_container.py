@@ -183,8 +183,9 @@ def test_workflow_run_retries_a_network_failure_and_comments(
 
 @pytest.mark.timeout(TIMEOUT + 60)
 def test_git_in_the_image_runs_the_commands_fixers_use(image: str, tmp_path: Path) -> None:
-    """The image carries git's main binary only (DESIGN.md's size budget): every command the
-    fixers run must be built into it, in a checkout owned by another user (as on GitHub)."""
+    """The image carries git's main binary only (the 200 MB budget of docs/numbers.md): every
+    command the fixers run must be built into it, in a checkout owned by another user (as on
+    GitHub)."""
     script = (
         "set -e; cd /repo; git init -q; git add f.txt; "
         "git -c user.name=t -c user.email=t@example.com commit -qm init; "
