@@ -95,9 +95,26 @@ def podman(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
     )
 
 
+def ensure_podman() -> None:
+    """podman installed and its storage set up (container-smoke.sh, about a second when done)."""
+    if (STATE_DIR / "env.sh").is_file() and shutil.which("podman"):
+        return
+    done = subprocess.run(
+        [str(CONTAINER_SMOKE), "--setup-only"],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ImageBuildError(tail(done.stdout + done.stderr))
+
+
 @contextmanager
 def podman_service(folder: Path) -> Iterator[str]:
     """podman's Docker-compatible API on a socket in ``folder``; yields its ``DOCKER_HOST``."""
+    ensure_podman()
     socket = folder / "podman.sock"
     log = (folder / "podman-service.log").open("w")
     service = subprocess.Popen(
