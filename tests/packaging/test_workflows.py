@@ -28,8 +28,8 @@ def load(path: Path) -> dict[Any, Any]:
 
 
 def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
-    on: dict[str, Any] | list[str] = workflow.get("on", workflow.get(True))  # YAML 1.1: `on`
-    return on if isinstance(on, dict) else dict.fromkeys(on)  # is read as the key True
+    on = workflow["on"] if "on" in workflow else workflow[True]  # YAML 1.1 reads `on` as True
+    return on if isinstance(on, dict) else dict.fromkeys(on)
 
 
 def test_the_workflows_exist() -> None:
