@@ -64,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="K",
         help="grouped K-fold cross-validation: train a model per fold (needs scikit-learn)",
     )
+    evaluate.add_argument(
+        "--no-baseline",
+        dest="use_baseline",
+        action="store_false",
+        help="score the failed logs alone, without the green logs a corpus may pair them with",
+    )
+    evaluate.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also score each whole-log step alone (rules alone, + failing step, + terminal, "
+        "+ baseline)",
+    )
     _add_rules_option(evaluate)
     _add_model_option(evaluate)
 
@@ -189,6 +201,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         model_path=args.model,
         use_model=args.use_model,
         folds=args.cv,
+        use_baseline=args.use_baseline,
+        ablation=args.ablation,
     )
 
 

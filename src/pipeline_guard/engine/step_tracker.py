@@ -1,25 +1,38 @@
-"""Which step or section of a job each line belongs to, from the markers CI systems print.
+"""Which step of a job each line belongs to, and which step ended the job, from CI markers.
 
 Every CI system folds its log differently:
 
 - GitHub Actions: each step opens with ``##[group]Run <command>``; groups a step's own output
   opens (``::group::``) look the same, so only titles starting with ``Run `` or ``Post Run ``
-  start a new step.
+  start a new step. A failed step ends with ``##[error]Process completed with exit code N``.
 - GitLab: ``section_start:<time>:<name>[options]`` / ``section_end:<time>:<name>``, nested;
-  the innermost open section is the most specific place.
-- Travis CI: ``travis_fold:start:<name>`` / ``travis_fold:end:<name>``.
-- Azure Pipelines: ``##[section]Starting: <name>``.
-- Jenkins pipelines: ``[Pipeline] { (<stage>)``.
+  the innermost open section is the most specific place. The job ends with
+  ``ERROR: Job failed: exit code N``; the commands of ``step_script`` are echoed as ``$ cmd``.
+- Travis CI: ``travis_fold:start:<name>`` / ``travis_fold:end:<name>`` around set-up; every
+  command is echoed as ``$ cmd`` and ends with ``The command "cmd" exited with N.``
+- Azure Pipelines: ``##[section]Starting: <name>``; ``##[error]Bash exited with code '1'.``
+- Jenkins: pipeline stages ``[Pipeline] { (<stage>)``; ``ERROR: script returned exit code N``;
+  a freestyle build step ``Build step '...' marked build as failure``.
+- A plain terminal log: the last command echo (``$ cmd``, ``+ cmd``) before the end.
 
-The matcher finds marker lines with its prefilter (see :data:`MARKER_KEYWORDS`) and feeds them
-to :class:`StepTracker` in log order, so tracking costs nothing on lines without markers.
+The matcher finds marker and exit lines with its prefilter (see :data:`MARKER_KEYWORDS`) and
+feeds them to a :class:`StepRecorder` in log order, so tracking costs nothing on other lines.
+The recorder keeps, at every failing exit, a bounded snapshot of the log bytes just before it
+(:data:`SNAPSHOT_BYTES`): after the scan, :func:`failing_step` picks the exit that ended the job
+and cuts its snapshot down to the failing step and command, whose lines diagnosis then reads
+again (the scan keeps only the first hits of each rule, which in a whole log are often in set-up
+output, far from the failure).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
-MARKER_KEYWORDS = (
+from pipeline_guard.engine.log_reader import Chunk, CleanLine, clean_line
+
+STEP_KEYWORDS = (
     "##[group]",
     "section_start:",
     "section_end:",
@@ -27,13 +40,132 @@ MARKER_KEYWORDS = (
     "##[section]starting:",
     "[pipeline] { (",
 )
-"""Lower-case literals that can only occur on a marker line (the prefilter is case-blind)."""
+EXIT_KEYWORDS = (
+    "process completed with exit code",
+    "job failed",
+    "exited with",
+    "returned exit code",
+    "marked build as failure",
+    "failed with exit code",
+    "the operation was canceled",
+    "exceeded the maximum",
+    "no output has been received",
+)
+MARKER_KEYWORDS = STEP_KEYWORDS + EXIT_KEYWORDS
+"""Lower-case literals of marker and exit lines (the prefilter is case-blind)."""
+
+SNAPSHOT_BYTES = 1024 * 1024
+"""Log bytes kept before each failing exit: the failing step's output, bounded."""
+MAX_SNAPSHOTS = 8
+"""Failing exits kept with a snapshot (the first and the last ones: see :meth:`StepRecorder`)."""
+MAX_STEP_LINES = 20_000
+"""Lines of the failing step handed to diagnosis, the last ones (nearest the exit) kept."""
 
 _GITHUB_STEP = re.compile(r"##\[group\](?P<title>(?:Post )?Run .+)")
 _GITLAB = re.compile(r"section_(?P<kind>start|end):\d+:(?P<name>[A-Za-z0-9_.-]+)")
 _TRAVIS = re.compile(r"travis_fold:(?P<kind>start|end):(?P<name>[A-Za-z0-9_.-]+)")
 _AZURE = re.compile(r"##\[section\]Starting: (?P<name>.+)")
 _JENKINS = re.compile(r"\[Pipeline\] \{ \((?P<name>.+)\)")
+
+_EXITS = (
+    # (pattern, job-level): a job-level line closes the job, not one command.
+    (re.compile(r"Process completed with exit code (?P<code>\d+)"), False),
+    (
+        re.compile(r"The command \"(?P<command>.*)\" (?:failed and )?exited with (?P<code>\d+)"),
+        False,
+    ),
+    (
+        re.compile(
+            r"(?:Bash|Cmd\.exe|PowerShell|pwsh|Script) (?:exited|failed) with (?:exit )?code:? '?(?P<code>\d+)"
+        ),
+        False,
+    ),
+    (re.compile(r"^ERROR: script returned exit code (?P<code>\d+)"), False),
+    (re.compile(r"^Exited with code (?:exit status )?(?P<code>\d+)"), False),
+    (re.compile(r"^Build step '(?P<command>[^']*)' marked build as failure"), False),
+    (re.compile(r"^ERROR: Job failed(?:: exit (?:code|status) (?P<code>\d+))?"), True),
+    (re.compile(r"^Done\. Your build exited with (?P<code>\d+)"), True),
+    (re.compile(r"The operation was canceled|has exceeded the maximum execution time"), True),
+    (re.compile(r"No output has been received in the last|exceeded the maximum time limit"), True),
+)
+_ECHO = re.compile(r"^(?:\$|\+{1,3}) \S")
+"""A command echo: ``$ cmd`` (Travis, GitLab, a terminal) or ``+ cmd`` (``set -x``)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobStep:
+    """A step as the forge's jobs API reports it (GitHub ``steps``), when the guard has it."""
+
+    name: str
+    number: int
+    conclusion: str | None
+    """``success``, ``failure``, ``skipped``, ``cancelled`` or ``None`` (still running)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExitLine:
+    """A line reporting how a command, step or the whole job ended."""
+
+    line: int
+    code: int | None
+    """The exit code, ``None`` where the line gives none (a cancellation, a timeout)."""
+    command: str | None
+    step: str | None
+    job_level: bool
+
+    @property
+    def failed(self) -> bool:
+        return self.code != 0
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """The log bytes just before one failing exit (whole lines, ANSI removed)."""
+
+    exit: ExitLine
+    data: bytes
+    first_line: int
+
+
+@dataclass(slots=True)
+class StepRecord:
+    """What a scan learnt about steps: where each began, every exit, snapshots of failures."""
+
+    changes: list[tuple[int, str | None]] = field(default_factory=lambda: [(0, None)])
+    exits: list[ExitLine] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+    tail: bytes = b""
+    tail_first: int = 1
+    """The log's last bytes, for a log that ends without an exit line."""
+
+
+@dataclass(frozen=True, slots=True)
+class FailingStep:
+    """The step that ended the job, and the lines it printed up to its exit."""
+
+    name: str | None
+    first_line: int
+    """Where the step (or what is left of it within the snapshot) begins."""
+    command_line: int | None
+    """The echo of the command that failed inside the step, when the log echoes commands."""
+    exit: ExitLine | None
+    """``None`` for a log that ends without any exit line: its tail stands in."""
+    data: bytes
+    data_first: int
+    """The step's raw lines (ANSI removed), from line ``data_first``, up to the exit."""
+
+    @property
+    def exit_line(self) -> int | None:
+        return self.exit.line if self.exit is not None else None
+
+    def lines(self) -> list[CleanLine]:
+        """The step's lines, cleaned, the last :data:`MAX_STEP_LINES` of them."""
+        raws = self.data.rstrip(b"\n").split(b"\n")
+        start = max(0, len(raws) - MAX_STEP_LINES)
+        return [
+            clean_line(raw, self.data_first + index, self.name)
+            for index, raw in enumerate(raws[start:], start=start)
+        ]
 
 
 class StepTracker:
@@ -69,3 +201,184 @@ class StepTracker:
             self._stack.append(name)
         elif name in self._stack:
             del self._stack[self._stack.index(name) :]
+
+
+def parse_exit(text: str, line: int, step: str | None) -> ExitLine | None:
+    """The exit a cleaned line reports, if it is an exit line."""
+    for pattern, job_level in _EXITS:
+        found = pattern.search(text)
+        if found:
+            groups = found.groupdict()
+            code = int(groups["code"]) if groups.get("code") else None
+            command = groups.get("command")
+            return ExitLine(line, code, command, step, job_level)
+    return None
+
+
+class StepRecorder:
+    """Fed by the matcher during its one pass: marker lines, exit lines, every chunk's end.
+
+    Snapshots are taken only at failing exits, so a log costs one slice per chunk (the rolling
+    :data:`SNAPSHOT_BYTES` before the current chunk) and nothing per line. The first two and
+    the last ``MAX_SNAPSHOTS - 2`` failing exits keep their snapshot.
+    """
+
+    def __init__(self) -> None:
+        self.record = StepRecord()
+        self._tracker = StepTracker()
+        self._before = b""
+        self._before_first = 1
+
+    @property
+    def current(self) -> str | None:
+        return self._tracker.current
+
+    def marker(self, chunk: Chunk, line_no: int, line_start: int, line_end: int) -> None:
+        """One line holding a marker keyword, at ``chunk.data[line_start:line_end]``."""
+        raw = chunk.data[line_start:line_end]
+        before = self._tracker.current
+        self._tracker.feed(raw.decode("utf-8", "replace"))
+        if self._tracker.current != before:
+            self.record.changes.append((line_no, self._tracker.current))
+        cleaned = clean_line(raw, line_no, self._tracker.current)
+        found = parse_exit(cleaned.text, line_no, self._tracker.current)
+        if found is None:
+            return
+        self.record.exits.append(found)
+        if found.failed:
+            self._snapshot(found, chunk, line_end)
+
+    def chunk_done(self, chunk: Chunk) -> None:
+        """Roll the bytes kept before the next chunk (whole lines, at most SNAPSHOT_BYTES)."""
+        self._before, self._before_first = _last_bytes(
+            self._before + chunk.data if len(chunk.data) < SNAPSHOT_BYTES else chunk.data,
+            self._before_first if len(chunk.data) < SNAPSHOT_BYTES else chunk.first_line,
+        )
+
+    def finish(self, tail: bytes, tail_first: int) -> StepRecord:
+        """The record, with the log's tail for a log that ends without an exit line."""
+        self.record.tail, self.record.tail_first = tail, tail_first
+        return self.record
+
+    def _snapshot(self, found: ExitLine, chunk: Chunk, line_end: int) -> None:
+        snapshots = self.record.snapshots
+        if len(snapshots) >= MAX_SNAPSHOTS:
+            del snapshots[2]
+        data, first = _last_bytes(self._before + chunk.data[: line_end + 1], self._before_first)
+        snapshots.append(Snapshot(found, data, first))
+
+
+def _last_bytes(data: bytes, first: int) -> tuple[bytes, int]:
+    """At most SNAPSHOT_BYTES of ``data``, cut at a line start, and its first line's number."""
+    if len(data) <= SNAPSHOT_BYTES:
+        return data, first
+    cut = data.rfind(b"\n", 0, len(data) - SNAPSHOT_BYTES) + 1
+    return data[cut:], first + data.count(b"\n", 0, cut)
+
+
+def step_at(record: StepRecord, line: int) -> str | None:
+    """The step a line belongs to, by the last step change at or before it."""
+    current: str | None = None
+    for start, name in record.changes:
+        if start > line:
+            break
+        current = name
+    return current
+
+
+def failing_step(record: StepRecord, job_steps: Sequence[JobStep] = ()) -> FailingStep | None:
+    """The step that ended the job, cut down to its own lines, or ``None`` for an empty log.
+
+    Which exit: with the jobs API's steps, the exit inside the step the API says failed; else
+    the last failing exit of a command or step that is not a ``Post`` step (GitHub skips the
+    steps after a failure unless they ask to run, and ``continue-on-error`` steps fail earlier),
+    else a job-level exit, else the log's end.
+    """
+    snapshot = _chosen_snapshot(record, job_steps)
+    if snapshot is None:
+        if not record.tail:
+            return None
+        name = step_at(record, record.tail_first + record.tail.count(b"\n"))
+        return _cut(record, None, name, record.tail, record.tail_first)
+    return _cut(record, snapshot.exit, snapshot.exit.step, snapshot.data, snapshot.first_line)
+
+
+def _chosen_snapshot(record: StepRecord, job_steps: Sequence[JobStep]) -> Snapshot | None:
+    snapshots = record.snapshots
+    if not snapshots:
+        return None
+    failed_names = [step.name for step in job_steps if step.conclusion == "failure"]
+    if failed_names:
+        for snapshot in snapshots:
+            if _same_step(snapshot.exit.step, failed_names):
+                return snapshot
+    commands = [
+        snapshot
+        for snapshot in snapshots
+        if not snapshot.exit.job_level and not (snapshot.exit.step or "").startswith("Post ")
+    ]
+    if commands:
+        return commands[-1]
+    return snapshots[-1]
+
+
+def _same_step(logged: str | None, names: Sequence[str]) -> bool:
+    """A step title in the log (``Run npm test``) against the API's names (``Run npm test`` or
+    a step's own ``name:``, which the log does not print)."""
+    if logged is None:
+        return False
+    title = logged.removeprefix("Run ").strip()
+    return any(name.strip() in (logged, title) for name in names)
+
+
+def _cut(
+    record: StepRecord, exit_line: ExitLine | None, name: str | None, data: bytes, first: int
+) -> FailingStep:
+    """The part of a snapshot that belongs to the failing step, and its failing command."""
+    end = exit_line.line if exit_line is not None else first + data.count(b"\n")
+    start = _step_start(record, end, exit_line)
+    raws = data.rstrip(b"\n").split(b"\n")
+    skip = max(0, start - first)
+    if skip >= len(raws):
+        skip = 0
+    kept = b"\n".join(raws[skip:]) + b"\n"
+    data_first = first + skip
+    command = _command_echo(raws[skip:], data_first, exit_line)
+    return FailingStep(name, data_first, command, exit_line, kept, data_first)
+
+
+def _step_start(record: StepRecord, end: int, exit_line: ExitLine | None) -> int:
+    """The first line of the step holding line ``end``: the last step change before it.
+
+    A job-level exit (GitLab's ``ERROR: Job failed``) comes after the clean-up sections, so its
+    step is the last ``step_script``/``build_script`` section, when there is one.
+    """
+    changes = [change for change in record.changes if change[0] <= end]
+    if exit_line is not None and exit_line.job_level:
+        scripts = [
+            index
+            for index, (_, name) in enumerate(changes)
+            if name is not None and (name.startswith(("step_", "build_script")))
+        ]
+        if scripts:
+            return changes[scripts[-1]][0]
+    opened = [line for line, name in changes if name is not None]
+    return opened[-1] if opened else 1
+
+
+def _command_echo(raws: Sequence[bytes], first: int, exit_line: ExitLine | None) -> int | None:
+    """The line echoing the failing command: the one the exit line quotes (Travis), else the
+    last ``$ cmd`` / ``+ cmd`` echo before the exit."""
+    quoted = exit_line.command if exit_line is not None else None
+    if quoted:
+        wanted = f"$ {quoted}".encode()
+        for index in range(len(raws) - 1, -1, -1):
+            if wanted in raws[index] and clean_line(raws[index], 0).text.endswith(f"$ {quoted}"):
+                return first + index
+        return None
+    for index in range(len(raws) - 1, -1, -1):
+        if raws[index][:1] in {b"$", b"+"} or b"$ " in raws[index][:80]:
+            text = clean_line(raws[index], 0).text
+            if _ECHO.match(text):
+                return first + index
+    return None
