@@ -32,6 +32,9 @@ from pipeline_guard.engine.window import failure_window
 
 MAX_EVIDENCE = 6
 WRAPPED_LOOKBACK = 40
+CLUSTER_GAP = 3
+"""Error-looking lines at most this far apart belong to one error report."""
+CLUSTER_LINES = 30
 """Lines above a wrapper (``make: *** Error 2``) searched for the specific error it wraps."""
 RULE_TRUST = 0.8
 MODEL_RULE = "model"
@@ -49,7 +52,9 @@ UNKNOWN_ADVICE = (
 _BOILERPLATE = re.compile(
     r"Process completed with exit code|exited with (?:code|status)? ?\d|returned a non-zero code"
     r"|^ERROR: Job failed: exit (?:code|status)|^Error: Process completed|Build step .* failed"
-    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* |^Error: Command failed",
+    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* |^Error: Command failed"
+    r"|^\*\*\* Failed \*\*\*|^npm ERR! (?:Failed at the|Exit status"
+    r"|This is probably|A complete log|Tell the author|not with npm)|^Done\. Your build exited",
     re.IGNORECASE,
 )
 _ERRORISH = re.compile(
@@ -61,8 +66,12 @@ _NOT_EVIDENCE = re.compile(
     r"^\s*(?:\$|\+{1,3}) \S"  # command echoes: `$ cmd`, `+ cmd` (set -x)
     r"|^\s*(?:export |declare -x )?[A-Za-z_][A-Za-z0-9_]*=\S"  # environment dumps
     r"|^\s*#"  # comments (Travis's sudoers file: "give useful error messages")
-    r"|^\s*(?:W:|WARN(?:ING)?\b|warning:|DEPRECATION|DEBUG\b|\[(?:WARN(?:ING)?|DEBUG)\])"
-    r"|^\s*(?:travis_|section_(?:start|end):)",
+    r"|^\W{0,4}(?:W:|WARN(?:ING)?\b|(?i:warning):|DEPRECATION|DEBUG\b|\[(?:WARN(?:ING)?|DEBUG)\])"
+    r"|^\s*(?:travis_|section_(?:start|end):)"
+    r"|^checking (?:for |whether |if )",  # autoconf probes ("-Werror ... no")
+)
+_COUNTS = re.compile(
+    r"(?i)\b(?:fail(?:ed|ures?)|errors?)\b:? ?=?(\d+)\b(?![.,]\d)|\b(\d+) (?:failed|failures?|errors?)\b"
 )
 _CONTEXT = re.compile(
     r"^\s*(?:W:|Warn(?:ing)?:|WARN(?:ING)?\b|\[WARN(?:ING)?\]|npm WARN|DEPRECATION|DEBUG\b"
@@ -73,6 +82,13 @@ _CONTEXT = re.compile(
     r"|\.\.\. (?:ok|skipped\b)",
 )
 """Lines that report what a job survived or what passed (as :func:`is_context_line` says)."""
+_SAYS_ERROR = re.compile(
+    r"^\W{0,8}(?i:error|fatal|panic|exception|traceback|fail(?:ed|ure)?|E)\b"
+    r"|\b\w*(?:Error|Exception|Failure)\b:|(?i:\berror(?:\[\w+\])?:|\bfatal:)"
+    r"|(?i:\bfail(?:ed|ure)?\b)\W*$|\bFAIL(?:ED)?\b|\bERROR\b|\bnot found\b|✖|✗",
+)
+"""A line that states an error (``error:``, ``FooError:``, ``FAILED``), not one that merely
+contains the word (a file ``Error.pm``, a description "handles errors")."""
 _STRONG = re.compile(
     r"\b(?:error|fatal|exception|panic|traceback|failed|failure)\b|✖|✗", re.IGNORECASE
 )
@@ -211,7 +227,7 @@ def _sort_hits(
     context: list[Hit] = []
     first = lines[0].number if lines else 0
     for hit in hits:
-        if hit.rule.severity == "warning" or is_context_line(hit.line.text):
+        if hit.rule.severity == "warning" or (hit.rule.window == 1 and is_context_line(hit.line.text)):
             context.append(hit)
         elif _recovered(hit, lines[hit.line.number - first + 1 :] if lines else ()):
             context.append(hit)
@@ -224,7 +240,13 @@ def _sort_hits(
 
 def is_context_line(text: str) -> bool:
     """A line that reports something the job survived or that passed: never the cause."""
-    return bool(_CONTEXT.search(text))
+    return bool(_CONTEXT.search(text)) or _nothing_failed(text)
+
+
+def _nothing_failed(text: str) -> bool:
+    """A count line whose failure and error counts are all zero (``Failed: 0, Errors: 0``)."""
+    counts = [int(a or b) for a, b in _COUNTS.findall(text)]
+    return bool(counts) and not any(counts)
 
 
 def _recovered(hit: Hit, later: Sequence[CleanLine]) -> bool:
@@ -381,15 +403,54 @@ def _unknown(
     )
 
 
-def _unknown_lines(scan: ScanResult, found: Findings, ranker: LineScorer | None) -> list[CleanLine]:
+def _unknown_lines(
+    scan: ScanResult, found: Findings, ranker: LineScorer | None
+) -> list[CleanLine]:
     """The failing step's last error-looking lines (or the ranker's choice); the log's when no
     step is known."""
     if found.step is None:
         return relevant_error_lines(scan.errorish, scan.tail, familiar=found.familiar)
-    lines = [line for line in found.step.lines() if line.number not in found.familiar]
+    end = found.step.exit_line
+    lines = [
+        line
+        for line in found.step.lines()
+        if line.number not in found.familiar and (end is None or line.number < end)
+    ]
     if ranker is not None and lines:
         return _ranked(lines, found.step, ranker)
-    return relevant_error_lines(lines, lines, familiar=found.familiar)
+    return last_error_lines(lines)
+
+
+def last_error_lines(lines: Sequence[CleanLine], limit: int = 5) -> list[CleanLine]:
+    """The last cluster of error-looking lines before the exit, from its first line.
+
+    A failing command prints its error last, often over a few lines (a message and its
+    details); earlier error-looking lines of the same step are more often things it survived.
+    Set-up noise (echoes, environment dumps, comments, warnings, passing tests, "0 failed"
+    counts) and "exited with code 1" boilerplate are never chosen. The step's last lines when
+    nothing looks like an error.
+    """
+    usable = [
+        line
+        for line in lines
+        if line.text.strip()
+        and not _NOT_EVIDENCE.search(line.text)
+        and not is_context_line(line.text)
+    ]
+    looking = [
+        line
+        for line in usable
+        if _ERRORISH.search(line.text) and not _BOILERPLATE.search(line.text)
+    ]
+    if not looking:
+        return usable[-limit:]
+    looking = [line for line in looking if _SAYS_ERROR.search(line.text)] or looking
+    cluster = [looking[-1]]
+    for line in reversed(looking[:-1]):
+        if cluster[0].number - line.number > CLUSTER_GAP or len(cluster) >= CLUSTER_LINES:
+            break
+        cluster.insert(0, line)
+    return cluster[:limit]
 
 
 def _ranked(lines: Sequence[CleanLine], step: FailingStep, ranker: LineScorer) -> list[CleanLine]:

@@ -58,6 +58,7 @@ SNAPSHOT_BYTES = 1024 * 1024
 """Log bytes kept before each failing exit: the failing step's output, bounded."""
 MAX_SNAPSHOTS = 8
 """Failing exits kept with a snapshot (the first and the last ones: see :meth:`StepRecorder`)."""
+FIRST_OR_LAST = 0
 MAX_STEP_LINES = 20_000
 """Lines of the failing step handed to diagnosis, the last ones (nearest the exit) kept."""
 
@@ -71,7 +72,7 @@ _EXITS = (
     # (pattern, job-level): a job-level line closes the job, not one command.
     (re.compile(r"Process completed with exit code (?P<code>\d+)"), False),
     (
-        re.compile(r"The command \"(?P<command>.*)\" (?:failed and )?exited with (?P<code>\d+)"),
+        re.compile(r"(?:The command \"(?P<command>.*)\"|^\") (?:failed and )?exited with (?P<code>\d+)"),
         False,
     ),
     (
@@ -318,7 +319,7 @@ def _chosen_snapshot(record: StepRecord, job_steps: Sequence[JobStep]) -> Snapsh
         if not snapshot.exit.job_level and not (snapshot.exit.step or "").startswith("Post ")
     ]
     if commands:
-        return commands[-1]
+        return commands[FIRST_OR_LAST]
     return snapshots[-1]
 
 
