@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="diagnose CI log files")
     analyze.add_argument("files", nargs="*", metavar="FILE", help="log files, or - for stdin")
     analyze.add_argument("--format", choices=FORMATS, default="text")
+    analyze.add_argument(
+        "--baseline",
+        metavar="GOOD.log",
+        help="log of a green run of the same job: lines also found there are not the cause",
+    )
     _add_rules_option(analyze)
     _add_model_option(analyze)
 
@@ -162,6 +167,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             bundled=args.bundled,
             model_path=args.model,
             use_model=args.use_model,
+            baseline=args.baseline,
         )
     if args.command == "run":
         from pipeline_guard.cli.commands import run

@@ -184,19 +184,19 @@ def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) 
     step = _failing(scan) if selection.failing_step else None
     if step is None:
         hits = [hit for hit in scan.hits if hit.line.number not in familiar]
-        decisive = root_cause(hits) if not selection.terminal else _best_terminal(hits, None)
+        decisive = root_cause(hits)
         return Findings(decisive, [], hits, None, familiar)
     hits = _hits_in(scan, step)
     lines = step.lines() if selection.terminal else []
-    pool = [hit for hit in hits if hit.line.number not in familiar]
+    pool = [hit for hit in hits if hit.line.number not in familiar and hit.line.number >= step.focus]
     if not selection.terminal:
         return Findings(root_cause(pool), [], pool, step, familiar)
     errors, wrappers, context = _sort_hits(pool, lines)
-    decisive = _best_terminal(errors, step.command_line)
+    decisive = root_cause(errors)
     if decisive is not None:
         return Findings(decisive, [], errors, step, familiar)
     if wrappers:
-        wrapper = _best_terminal(wrappers, step.command_line)
+        wrapper = root_cause(wrappers)
         assert wrapper is not None
         return Findings(wrapper, _wrapped(lines, wrapper, familiar), wrappers, step, familiar)
     if step.exit is None and context:
@@ -255,16 +255,6 @@ def _recovered(hit: Hit, later: Sequence[CleanLine]) -> bool:
         return False
     patterns = [re.compile(pattern) for pattern in hit.rule.recovered_when]
     return any(pattern.search(line.text) for line in later for pattern in patterns)
-
-
-def _best_terminal(hits: Sequence[Hit], command_line: int | None) -> Hit | None:
-    """The root cause among terminal hits: the failing command's own output first, then the
-    highest rank (a cause outranks its effects), then the first in the log."""
-    if command_line is not None:
-        own = [hit for hit in hits if hit.line.number >= command_line]
-        if own:
-            return root_cause(own)
-    return root_cause(hits)
 
 
 def _wrapped(lines: Sequence[CleanLine], wrapper: Hit, familiar: frozenset[int]) -> list[CleanLine]:
@@ -414,7 +404,9 @@ def _unknown_lines(
     lines = [
         line
         for line in found.step.lines()
-        if line.number not in found.familiar and (end is None or line.number < end)
+        if line.number not in found.familiar
+        and line.number >= found.step.focus
+        and (end is None or line.number < end)
     ]
     if ranker is not None and lines:
         return _ranked(lines, found.step, ranker)

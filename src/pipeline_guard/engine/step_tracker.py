@@ -58,13 +58,14 @@ SNAPSHOT_BYTES = 1024 * 1024
 """Log bytes kept before each failing exit: the failing step's output, bounded."""
 MAX_SNAPSHOTS = 8
 """Failing exits kept with a snapshot (the first and the last ones: see :meth:`StepRecorder`)."""
-FIRST_OR_LAST = 0
 MAX_STEP_LINES = 20_000
 """Lines of the failing step handed to diagnosis, the last ones (nearest the exit) kept."""
 
 _GITHUB_STEP = re.compile(r"##\[group\](?P<title>(?:Post )?Run .+)")
 _GITLAB = re.compile(r"section_(?P<kind>start|end):\d+:(?P<name>[A-Za-z0-9_.-]+)")
-_TRAVIS = re.compile(r"travis_fold:(?P<kind>start|end):(?P<name>[A-Za-z0-9_.-]+)")
+_TRAVIS = re.compile(r"travis_fold:(?P<kind>start|end):(?P<name>[a-z0-9_.-]+)")
+"""Fold names are lower case (``install.1``); the title follows without a separator once the
+ANSI escape between them is removed (``travis_fold:start:worker_info\x1b[0KWorker ...``)."""
 _AZURE = re.compile(r"##\[section\]Starting: (?P<name>.+)")
 _JENKINS = re.compile(r"\[Pipeline\] \{ \((?P<name>.+)\)")
 
@@ -158,6 +159,15 @@ class FailingStep:
     @property
     def exit_line(self) -> int | None:
         return self.exit.line if self.exit is not None else None
+
+    @property
+    def focus(self) -> int:
+        """Where the failing command's own output begins: its echo, else the step's start.
+
+        Commands before it in the same step succeeded (a shell script stops at the first
+        failure, and Travis quotes the failing command), so what they printed is context.
+        """
+        return self.command_line if self.command_line is not None else self.first_line
 
     def lines(self) -> list[CleanLine]:
         """The step's lines, cleaned, the last :data:`MAX_STEP_LINES` of them."""
@@ -290,10 +300,12 @@ def step_at(record: StepRecord, line: int) -> str | None:
 def failing_step(record: StepRecord, job_steps: Sequence[JobStep] = ()) -> FailingStep | None:
     """The step that ended the job, cut down to its own lines, or ``None`` for an empty log.
 
-    Which exit: with the jobs API's steps, the exit inside the step the API says failed; else
-    the last failing exit of a command or step that is not a ``Post`` step (GitHub skips the
-    steps after a failure unless they ask to run, and ``continue-on-error`` steps fail earlier),
-    else a job-level exit, else the log's end.
+    Which exit: with the jobs API's steps, the exit inside the step the API says failed; else,
+    among failing exits of commands or steps (not ``Post`` steps): where commands go on after a
+    failure (Travis runs every ``script:`` command and quotes each in its exit line) the first,
+    since what broke first usually broke what came after; elsewhere the last (GitHub skips the
+    steps after a failure unless they ask to run, and ``continue-on-error`` steps fail
+    earlier); else a job-level exit; else the log's end.
     """
     snapshot = _chosen_snapshot(record, job_steps)
     if snapshot is None:
@@ -319,7 +331,9 @@ def _chosen_snapshot(record: StepRecord, job_steps: Sequence[JobStep]) -> Snapsh
         if not snapshot.exit.job_level and not (snapshot.exit.step or "").startswith("Post ")
     ]
     if commands:
-        return commands[FIRST_OR_LAST]
+        if commands[-1].exit.command is None:
+            return commands[-1]
+        return next(snapshot for snapshot in commands if snapshot.exit.command is not None)
     return snapshots[-1]
 
 
@@ -338,18 +352,31 @@ def _cut(
     """The part of a snapshot that belongs to the failing step, and its failing command."""
     end = exit_line.line if exit_line is not None else first + data.count(b"\n")
     start = _step_start(record, end, exit_line)
+    if exit_line is not None and exit_line.job_level:
+        end = _section_end(record, start, end)
+        name = step_at(record, start)
     raws = data.rstrip(b"\n").split(b"\n")
     skip = max(0, start - first)
     if skip >= len(raws):
         skip = 0
-    kept = b"\n".join(raws[skip:]) + b"\n"
+    raws = raws[skip : max(skip + 1, end - first + 1)]
+    kept = b"\n".join(raws) + b"\n"
     data_first = first + skip
-    command = _command_echo(raws[skip:], data_first, exit_line)
+    command = _command_echo(raws, data_first, exit_line)
     return FailingStep(name, data_first, command, exit_line, kept, data_first)
 
 
+def _section_end(record: StepRecord, start: int, end: int) -> int:
+    """Where the section opened at ``start`` closes (no section open any more), else ``end``."""
+    for line, name in record.changes:
+        if start < line <= end and name is None:
+            return line
+    return end
+
+
 def _step_start(record: StepRecord, end: int, exit_line: ExitLine | None) -> int:
-    """The first line of the step holding line ``end``: the last step change before it.
+    """The first line of the step holding line ``end``: after the last step change or exit
+    line before it (an earlier command's exit ends that command's output).
 
     A job-level exit (GitLab's ``ERROR: Job failed``) comes after the clean-up sections, so its
     step is the last ``step_script``/``build_script`` section, when there is one.
@@ -357,14 +384,17 @@ def _step_start(record: StepRecord, end: int, exit_line: ExitLine | None) -> int
     changes = [change for change in record.changes if change[0] <= end]
     if exit_line is not None and exit_line.job_level:
         scripts = [
-            index
-            for index, (_, name) in enumerate(changes)
-            if name is not None and (name.startswith(("step_", "build_script")))
+            line
+            for line, name in changes
+            if name is not None and name.startswith(("step_", "build_script"))
         ]
         if scripts:
-            return changes[scripts[-1]][0]
-    opened = [line for line, name in changes if name is not None]
-    return opened[-1] if opened else 1
+            return scripts[-1]
+    start = changes[-1][0] if changes else 1
+    earlier = [other.line for other in record.exits if other.line < end]
+    if earlier and exit_line is not None and not exit_line.job_level:
+        start = max(start, earlier[-1] + 1)
+    return max(start, 1)
 
 
 def _command_echo(raws: Sequence[bytes], first: int, exit_line: ExitLine | None) -> int | None:
