@@ -98,8 +98,8 @@ def _github(failing: list[str], rng: random.Random) -> tuple[list[str], int, int
     lines += [stamp + s for s in INSTALL]
     lines += [stamp + "##[group]Run black --check . || true"]
     lines += [stamp + s for s in SURVIVED_STEP[:2]]
-    lines += [stamp + "##[group]Run flake8 src  # continue-on-error: true"]
-    lines += [stamp + SURVIVED_STEP[2], stamp + "##[error]Process completed with exit code 1."]
+    lines += [stamp + "##[group]Run flake8 src || true"]
+    lines += [stamp + SURVIVED_STEP[2]]
     lines += [stamp + "##[group]Run pytest tests/unit", *(stamp + s for s in PASSING)]
     lines += [stamp + s for s in rng.sample(WARNINGS, 3)]
     lines.append(stamp + "##[group]Run ./ci/test.sh")

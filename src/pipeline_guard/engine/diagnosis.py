@@ -52,7 +52,7 @@ UNKNOWN_ADVICE = (
 _BOILERPLATE = re.compile(
     r"Process completed with exit code|exited with (?:code|status)? ?\d|returned a non-zero code"
     r"|^ERROR: Job failed: exit (?:code|status)|^Error: Process completed|Build step .* failed"
-    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* |^Error: Command failed"
+    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* \[[^\]]*\] Error \d+$|^Error: Command failed"
     r"|^\*\*\* Failed \*\*\*|^npm ERR! (?:Failed at the|Exit status"
     r"|This is probably|A complete log|Tell the author|not with npm)|^Done\. Your build exited",
     re.IGNORECASE,
@@ -186,12 +186,13 @@ def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) 
         hits = [hit for hit in scan.hits if hit.line.number not in familiar]
         decisive = root_cause(hits)
         return Findings(decisive, [], hits, None, familiar)
-    hits = _hits_in(scan, step)
     lines = step.lines() if selection.terminal else []
-    pool = [hit for hit in hits if hit.line.number not in familiar and hit.line.number >= step.focus]
+    pool = [hit for hit in _hits_in(scan, step) if hit.line.number not in familiar]
     if not selection.terminal:
         return Findings(root_cause(pool), [], pool, step, familiar)
     errors, wrappers, context = _sort_hits(pool, lines)
+    if not errors and step.focus > step.first_line:
+        errors = _causes_before(scan, step, familiar, lines)
     decisive = root_cause(errors)
     if decisive is not None:
         return Findings(decisive, [], errors, step, familiar)
@@ -204,16 +205,45 @@ def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) 
     return Findings(None, [], [], step, familiar)
 
 
+def _causes_before(
+    scan: ScanResult, step: FailingStep, familiar: frozenset[int], lines: Sequence[CleanLine]
+) -> list[Hit]:
+    """Terminal errors of the step before the failing command, when its own output has none.
+
+    The causal chain back: a clone that failed earlier in the step explains why the failing
+    command's script is missing. Only commands whose success the log never reported are
+    searched (the step starts after the last exit line, see ``step_tracker``).
+    """
+    earlier = [
+        hit
+        for hit in [*scan.step_hits, *scan.hits]
+        if step.first_line <= hit.line.number < step.focus and hit.line.number not in familiar
+    ]
+    return _sort_hits(earlier, lines)[0]
+
+
 def _failing(scan: ScanResult) -> FailingStep | None:
     return scan.failing if scan.failing is not None else failing_step(scan.steps)
 
 
 def _hits_in(scan: ScanResult, step: FailingStep) -> list[Hit]:
-    """Every hit between the step's first line and its exit, each (rule, line) once."""
-    last = step.exit_line if step.exit_line is not None else scan.lines
+    """Every hit of the failing command's output (from its echo, or the step's start, to the
+    exit), each (rule, line) once.
+
+    A log without an exit line (an excerpt, a log cut short, a terminal capture) does not say
+    which step failed: there the hits after the last command echo count, else all of them.
+    """
+    hits = [*scan.step_hits, *scan.hits]
+    if step.exit_line is None:
+        first = step.command_line or 0
+        if not any(hit.line.number >= first for hit in hits):
+            first = 0
+        last = scan.lines
+    else:
+        first, last = step.focus, step.exit_line
     seen: dict[tuple[str, int], Hit] = {}
-    for hit in [*scan.step_hits, *scan.hits]:
-        if step.first_line <= hit.line.number <= last:
+    for hit in hits:
+        if first <= hit.line.number <= last:
             seen.setdefault((hit.rule.id, hit.line.number), hit)
     return sorted(seen.values(), key=lambda hit: hit.line.number)
 
@@ -231,7 +261,7 @@ def _sort_hits(
             context.append(hit)
         elif _recovered(hit, lines[hit.line.number - first + 1 :] if lines else ()):
             context.append(hit)
-        elif hit.rule.severity == "wrapper" or _BOILERPLATE.search(hit.line.text):
+        elif hit.rule.severity == "wrapper":
             wrappers.append(hit)
         else:
             errors.append(hit)
