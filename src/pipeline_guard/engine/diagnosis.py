@@ -231,11 +231,12 @@ def _hits_in(scan: ScanResult, step: FailingStep) -> list[Hit]:
     exit), each (rule, line) once.
 
     A log without an exit line (an excerpt, a log cut short, a terminal capture) does not say
-    which step failed: there the hits after the last command echo count, else all of them.
+    which step failed: there the hits of its last step (after the last command echo) count,
+    else all of them.
     """
     hits = [*scan.step_hits, *scan.hits]
     if step.exit_line is None:
-        first = step.command_line or 0
+        first = step.focus
         if not any(hit.line.number >= first for hit in hits):
             first = 0
         last = scan.lines
