@@ -107,14 +107,17 @@ def _github(failing: list[str], rng: random.Random) -> tuple[list[str], int, int
     lines += failing
     last = len(lines)
     lines.append(stamp + "##[error]Process completed with exit code 1.")
-    lines += [stamp + "##[group]Post Run actions/checkout@v4", stamp + "Cleaning up orphan processes"]
+    lines += [
+        stamp + "##[group]Post Run actions/checkout@v4",
+        stamp + "Cleaning up orphan processes",
+    ]
     return lines, first, last
 
 
 def _gitlab(failing: list[str], rng: random.Random) -> tuple[list[str], int, int]:
     lines = ["section_start:1700000000:prepare_script\r\x1b[0KPreparing environment", *SETUP]
     lines += ["section_end:1700000001:prepare_script\r\x1b[0K"]
-    lines += ["section_start:1700000002:step_script\r\x1b[0KExecuting \"step_script\" stage"]
+    lines += ['section_start:1700000002:step_script\r\x1b[0KExecuting "step_script" stage']
     lines += ["$ pip install -r requirements.txt", *INSTALL, "$ make lint || true", *SURVIVED_STEP]
     lines += ["$ pytest tests/unit", *PASSING, *rng.sample(WARNINGS, 3), "$ ./ci/test.sh"]
     first = len(lines) + 1
@@ -129,7 +132,10 @@ def _gitlab(failing: list[str], rng: random.Random) -> tuple[list[str], int, int
 
 def _travis(failing: list[str], rng: random.Random) -> tuple[list[str], int, int]:
     lines = ["travis_fold:start:system_info\x1b[0KBuild system information", *SETUP]
-    lines += ["travis_fold:end:system_info\x1b[0K", "travis_fold:start:install\x1b[0K$ ./ci/install.sh"]
+    lines += [
+        "travis_fold:end:system_info\x1b[0K",
+        "travis_fold:start:install\x1b[0K$ ./ci/install.sh",
+    ]
     lines += [*INSTALL, "travis_fold:end:install\x1b[0K", "$ make lint || true", *SURVIVED_STEP]
     lines += ['The command "make lint || true" exited with 0.', "$ make unit", *PASSING]
     lines += [*rng.sample(WARNINGS, 3), 'The command "make unit" exited with 0.', "$ ./ci/test.sh"]
@@ -192,9 +198,7 @@ def wrap_corpus(source: Path, out: Path, seed: int) -> int:
         if _ends_itself(failing):
             lines = lines[:last]
         text = "\n".join(lines) + "\n"
-        (out / "cases" / f"{record['id']}.log").write_bytes(
-            text.encode("utf-8", "surrogateescape")
-        )
+        (out / "cases" / f"{record['id']}.log").write_bytes(text.encode("utf-8", "surrogateescape"))
         labels.append(
             {
                 **record,

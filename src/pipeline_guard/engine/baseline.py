@@ -33,7 +33,9 @@ _PREFIX = re.compile(
     rb"|\[\d{4}-\d\d-\d\d[T ][\d:.]+Z?\] )?"
     rb"(?:##\[[a-z]+\]|::[a-z]+(?: [^:\n]*)?::)?"
 )
-_TEMP = re.compile(rb"(?:/tmp|/var/folders|/private/var/folders|/home/runner/work/_temp)/[^\s:'\"]*")
+_TEMP = re.compile(
+    rb"(?:/tmp|/var/folders|/private/var/folders|/home/runner/work/_temp)/[^\s:'\"]*"
+)
 _NUMBER = re.compile(rb"[0-9a-fA-F]*[1-9][0-9a-fA-F]*")
 _SPACE = re.compile(rb"[ \t\r]+$", re.MULTILINE)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-
 from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
@@ -52,7 +51,8 @@ UNKNOWN_ADVICE = (
 _BOILERPLATE = re.compile(
     r"Process completed with exit code|exited with (?:code|status)? ?\d|returned a non-zero code"
     r"|^ERROR: Job failed: exit (?:code|status)|^Error: Process completed|Build step .* failed"
-    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* \[[^\]]*\] Error \d+$|^Error: Command failed"
+    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* \[[^\]]*\] Error \d+$"
+    r"|^Error: Command failed"
     r"|^\*\*\* Failed \*\*\*|^npm ERR! (?:Failed at the|Exit status"
     r"|This is probably|A complete log|Tell the author|not with npm)|^Done\. Your build exited",
     re.IGNORECASE,
@@ -71,7 +71,8 @@ _NOT_EVIDENCE = re.compile(
     r"|^checking (?:for |whether |if )",  # autoconf probes ("-Werror ... no")
 )
 _COUNTS = re.compile(
-    r"(?i)\b(?:fail(?:ed|ures?)|errors?)\b:? ?=?(\d+)\b(?![.,]\d)|\b(\d+) (?:failed|failures?|errors?)\b"
+    r"(?i)\b(?:fail(?:ed|ures?)|errors?)\b:? ?=?(\d+)\b(?![.,]\d)"
+    r"|\b(\d+) (?:failed|failures?|errors?)\b"
 )
 _CONTEXT = re.compile(
     r"^\s*(?:W:|Warn(?:ing)?:|WARN(?:ING)?\b|\[WARN(?:ING)?\]|npm WARN|DEPRECATION|DEBUG\b"
@@ -134,7 +135,7 @@ FULL = Selection()
 RULES_ALONE = Selection(failing_step=False, terminal=False)
 
 
-def diagnose(  # noqa: PLR0913 - the log's findings, plus optional helpers
+def diagnose(
     scan: ScanResult,
     source: str,
     model: Scorer | None = None,
@@ -258,9 +259,11 @@ def _sort_hits(
     context: list[Hit] = []
     first = lines[0].number if lines else 0
     for hit in hits:
-        if hit.rule.severity == "warning" or (hit.rule.window == 1 and is_context_line(hit.line.text)):
-            context.append(hit)
-        elif _recovered(hit, lines[hit.line.number - first + 1 :] if lines else ()):
+        if (
+            hit.rule.severity == "warning"
+            or (hit.rule.window == 1 and is_context_line(hit.line.text))
+            or _recovered(hit, lines[hit.line.number - first + 1 :] if lines else ())
+        ):
             context.append(hit)
         elif hit.rule.severity == "wrapper":
             wrappers.append(hit)
@@ -424,9 +427,7 @@ def _unknown(
     )
 
 
-def _unknown_lines(
-    scan: ScanResult, found: Findings, ranker: LineScorer | None
-) -> list[CleanLine]:
+def _unknown_lines(scan: ScanResult, found: Findings, ranker: LineScorer | None) -> list[CleanLine]:
     """The failing step's last error-looking lines (or the ranker's choice); the log's when no
     step is known."""
     if found.step is None:

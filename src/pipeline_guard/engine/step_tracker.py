@@ -73,12 +73,15 @@ _EXITS = (
     # (pattern, job-level): a job-level line closes the job, not one command.
     (re.compile(r"Process completed with exit code (?P<code>\d+)"), False),
     (
-        re.compile(r"(?:The command \"(?P<command>.*)\"|^\") (?:failed and )?exited with (?P<code>\d+)"),
+        re.compile(
+            r"(?:The command \"(?P<command>.*)\"|^\") (?:failed and )?exited with (?P<code>\d+)"
+        ),
         False,
     ),
     (
         re.compile(
-            r"(?:Bash|Cmd\.exe|PowerShell|pwsh|Script) (?:exited|failed) with (?:exit )?code:? '?(?P<code>\d+)"
+            r"(?:Bash|Cmd\.exe|PowerShell|pwsh|Script) (?:exited|failed) with "
+            r"(?:exit )?code:? '?(?P<code>\d+)"
         ),
         False,
     ),

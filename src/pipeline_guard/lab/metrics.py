@@ -150,7 +150,9 @@ def _location_row(name: str, items: Sequence[Located]) -> LocationRow:
     return LocationRow(
         name=name,
         total=total,
-        hit_at_1=_share(items, lambda item: bool(item.evidence) and in_span(item.evidence[0], item.spans)),
+        hit_at_1=_share(
+            items, lambda item: bool(item.evidence) and in_span(item.evidence[0], item.spans)
+        ),
         hit_at_any=_share(items, lambda item: any(in_span(n, item.spans) for n in item.evidence)),
         unknown=_share(items, lambda item: item.category == "unknown"),
         false_retry=false_retries / len(decided) if decided else 0.0,
@@ -163,7 +165,10 @@ def _share(items: Sequence[Located], test: Callable[[Located], bool]) -> float:
 
 def format_locations(rows: Sequence[LocationRow]) -> str:
     """The location table: where the evidence points, per gold category and overall."""
-    lines = [f"{'gold category':<15} {'n':>4} {'hit@1':>7} {'hit@any':>8} {'unknown':>8} {'false retry':>12}"]
+    lines = [
+        f"{'gold category':<15} {'n':>4} {'hit@1':>7} {'hit@any':>8} {'unknown':>8}"
+        f" {'false retry':>12}"
+    ]
     for row in rows:
         if row.name == "overall":
             lines.append("")

@@ -10,8 +10,8 @@ from pipeline_guard.cli.error_handler import report_error
 from pipeline_guard.cli.model_choice import choose_model
 from pipeline_guard.cli.render import render, use_colour
 from pipeline_guard.engine.analysis import LogResult, iter_results
-from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.log_reader import open_log
+from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.errors import GuardError, InputError, UsageError
 

@@ -34,7 +34,6 @@ from pipeline_guard.lab.corpus import Case, read_corpus
 from pipeline_guard.lab.metrics import (
     Located,
     LocationRow,
-    Scores,
     format_comparison,
     format_locations,
     locate_score,
@@ -60,7 +59,7 @@ class Verdicts:
     details: list[str]
 
 
-def run(  # noqa: PLR0913 - the command's options
+def run(
     *,
     corpus_dir: Path,
     rule_dirs: Sequence[Path],
@@ -264,9 +263,7 @@ def _print_misses(cases: Sequence[Case], verdicts: Verdicts, last: str) -> None:
         wrong_category = case.category is not None and predicted != case.category.value
         diagnosis = verdicts.final[index]
         first = diagnosis.evidence[0].line if diagnosis.evidence else None
-        missed = bool(case.spans) and (
-            first is None or not _hit(first, case.spans)
-        )
+        missed = bool(case.spans) and (first is None or not _hit(first, case.spans))
         if wrong_category or missed:
             others = ", ".join(
                 f"{name} {verdicts.categories[name][index]}"
@@ -281,6 +278,6 @@ def _print_misses(cases: Sequence[Case], verdicts: Verdicts, last: str) -> None:
 
 
 def _hit(line: int, spans: Sequence[tuple[int, int]]) -> bool:
-    from pipeline_guard.lab.metrics import in_span  # noqa: PLC0415
+    from pipeline_guard.lab.metrics import in_span
 
     return in_span(line, spans)
