@@ -4,8 +4,8 @@ What Datadog's CI failure analysis and the CiDiff research do, offline: a line t
 successful run also printed (set-up output, a tolerated warning, a retry that recovered) cannot
 explain why this run failed. Lines are compared after normalising what differs between any two
 runs: timestamp prefixes and markers, numbers (durations, counters, ports, dates: every token of
-hex digits holding a non-zero digit becomes ``#``, so ``Failures: 0`` and ``Failures: 2`` still
-differ), hashes and temporary paths.
+hex digits holding a non-zero digit, and every decimal, time or version, becomes ``#``, so
+``Failures: 0`` and ``Failures: 2`` still differ), hashes and temporary paths.
 
 Only the failed log's candidate lines (its failing step and rule hits, a few thousand at most)
 are held as a set; the green log is streamed in blocks, normalised with whole-block regex
@@ -36,6 +36,7 @@ _PREFIX = re.compile(
 _TEMP = re.compile(
     rb"(?:/tmp|/var/folders|/private/var/folders|/home/runner/work/_temp)/[^\s:'\"]*"
 )
+_DECIMAL = re.compile(rb"\d+(?:[.,:]\d+)+")
 _NUMBER = re.compile(rb"[0-9a-fA-F]*[1-9][0-9a-fA-F]*")
 _SPACE = re.compile(rb"[ \t\r]+$", re.MULTILINE)
 
@@ -44,6 +45,7 @@ def normalise_block(data: bytes) -> bytes:
     """Lines of a block (``\\n``-separated, ANSI already removed) in comparable form."""
     data = _PREFIX.sub(b"", data)
     data = _TEMP.sub(b"/tmp/_", data)
+    data = _DECIMAL.sub(b"#", data)
     data = _NUMBER.sub(b"#", data)
     return _SPACE.sub(b"", data)
 
