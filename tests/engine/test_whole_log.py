@@ -132,7 +132,10 @@ def test_recovered_when_makes_an_error_context(tmp_path: Path) -> None:
         examples={"match": ["curl: (22) The requested URL returned error: 404"], "no_match": ["x"]},
     )
     tests = make_rule(id="t", category="test-failure", patterns=["^FAIL: "])
-    log = "curl: (22) The requested URL returned error: 404\nBinary not found, installing from source\nFAIL: test_x\n"
+    log = (
+        "curl: (22) The requested URL returned error: 404\n"
+        "Binary not found, installing from source\nFAIL: test_x\n"
+    )
     assert diagnose(scan([rule, tests], log), "job.log").category == "test-failure"
     alone = "curl: (22) The requested URL returned error: 404\nFAIL: test_x\n"
     assert diagnose(scan([rule, tests], alone), "job.log").category == "network"
@@ -172,4 +175,5 @@ def test_analyze_baseline_flag_reports_the_baseline(tmp_path: Path) -> None:
     assert (diagnosis["category"], diagnosis["baseline"]) == ("test-failure", green)
     missing = run_cli("analyze", failed, "--baseline", str(tmp_path / "nope.log"))
     assert missing.returncode == 2
-    assert "--baseline" in missing.stderr and "Traceback" not in missing.stderr
+    assert "--baseline" in missing.stderr
+    assert "Traceback" not in missing.stderr
