@@ -232,16 +232,18 @@ def parse_exit(text: str, line: int, step: str | None) -> ExitLine | None:
 class StepRecorder:
     """Fed by the matcher during its one pass: marker lines, exit lines, every chunk's end.
 
-    Snapshots are taken only at failing exits, so a log costs one slice per chunk (the rolling
-    :data:`SNAPSHOT_BYTES` before the current chunk) and nothing per line. The first two and
-    the last ``MAX_SNAPSHOTS - 2`` failing exits keep their snapshot.
+    Work stays bounded whatever the log: one slice per chunk (the rolling
+    :data:`SNAPSHOT_BYTES` before the current chunk), nothing per ordinary line, and at most
+    one snapshot per chunk beyond the first ``MAX_SNAPSHOTS - 1`` failing exits (the latest
+    failing exit of a chunk is kept in the last slot; those in between are recorded without
+    their bytes).
     """
 
     def __init__(self) -> None:
         self.record = StepRecord()
         self._tracker = StepTracker()
         self._before = b""
-        self._before_first = 1
+        self._latest: tuple[ExitLine, int] | None = None
 
     @property
     def current(self) -> str | None:
@@ -259,35 +261,43 @@ class StepRecorder:
         if found is None:
             return
         self.record.exits.append(found)
-        if found.failed:
-            self._snapshot(found, chunk, line_end)
+        if not found.failed:
+            return
+        if len(self.record.snapshots) < MAX_SNAPSHOTS - 1:
+            self.record.snapshots.append(self._snapshot(found, chunk, line_end))
+        else:
+            self._latest = (found, line_end)
 
     def chunk_done(self, chunk: Chunk) -> None:
-        """Roll the bytes kept before the next chunk (whole lines, at most SNAPSHOT_BYTES)."""
-        self._before, self._before_first = _last_bytes(
-            self._before + chunk.data if len(chunk.data) < SNAPSHOT_BYTES else chunk.data,
-            self._before_first if len(chunk.data) < SNAPSHOT_BYTES else chunk.first_line,
-        )
+        """Keep the latest failing exit of the chunk, and roll the bytes kept before the next."""
+        if self._latest is not None:
+            found, line_end = self._latest
+            snapshots = self.record.snapshots
+            del snapshots[MAX_SNAPSHOTS - 1 :]
+            snapshots.append(self._snapshot(found, chunk, line_end))
+            self._latest = None
+        if len(chunk.data) >= SNAPSHOT_BYTES:
+            self._before = _last_lines(chunk.data[-SNAPSHOT_BYTES:])
+        else:
+            self._before = _last_lines((self._before + chunk.data)[-SNAPSHOT_BYTES:])
 
     def finish(self, tail: bytes, tail_first: int) -> StepRecord:
         """The record, with the log's tail for a log that ends without an exit line."""
         self.record.tail, self.record.tail_first = tail, tail_first
         return self.record
 
-    def _snapshot(self, found: ExitLine, chunk: Chunk, line_end: int) -> None:
-        snapshots = self.record.snapshots
-        if len(snapshots) >= MAX_SNAPSHOTS:
-            del snapshots[2]
-        data, first = _last_bytes(self._before + chunk.data[: line_end + 1], self._before_first)
-        snapshots.append(Snapshot(found, data, first))
+    def _snapshot(self, found: ExitLine, chunk: Chunk, line_end: int) -> Snapshot:
+        """The SNAPSHOT_BYTES up to and including the exit line, whole lines."""
+        piece = chunk.data[max(0, line_end + 1 - SNAPSHOT_BYTES) : line_end + 1]
+        if len(piece) < SNAPSHOT_BYTES and line_end + 1 <= SNAPSHOT_BYTES:
+            piece = self._before[len(piece) - SNAPSHOT_BYTES :] + piece
+        data = _last_lines(piece) if len(piece) >= SNAPSHOT_BYTES else piece
+        return Snapshot(found, data, found.line - data.count(b"\n") + 1)
 
 
-def _last_bytes(data: bytes, first: int) -> tuple[bytes, int]:
-    """At most SNAPSHOT_BYTES of ``data``, cut at a line start, and its first line's number."""
-    if len(data) <= SNAPSHOT_BYTES:
-        return data, first
-    cut = data.rfind(b"\n", 0, len(data) - SNAPSHOT_BYTES) + 1
-    return data[cut:], first + data.count(b"\n", 0, cut)
+def _last_lines(data: bytes) -> bytes:
+    """``data`` from its first line start (a cut block begins mid-line)."""
+    return data[data.find(b"\n") + 1 :]
 
 
 def step_at(record: StepRecord, line: int) -> str | None:
