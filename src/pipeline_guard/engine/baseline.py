@@ -8,9 +8,11 @@ hex digits holding a non-zero digit, and every decimal, time or version, becomes
 ``Failures: 0`` and ``Failures: 2`` still differ), hashes and temporary paths.
 
 Only the failed log's candidate lines (its failing step and rule hits, a few thousand at most)
-are held as a set; the green log is streamed in blocks, normalised with whole-block regex
-passes and intersected with that set in C (no Python loop per line), and read at most
+are held as a set. The green log is streamed in blocks and read at most
 :data:`MAX_BASELINE_BYTES` (its end, where the same step ran, is kept when it is longer).
+Regexes over a 100 MB log would cost seconds, so each block first gets a cheap key per line
+from whole-block byte operations (:func:`_rough`: delete what normalising may change); only
+the lines whose key is also a candidate's are cleaned and normalised exactly.
 """
 
 from __future__ import annotations
@@ -20,12 +22,21 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
-from pipeline_guard.engine.log_reader import CleanLine, iter_chunks, open_log
+from pipeline_guard.engine.log_reader import (
+    BLOCK_SIZE,
+    MAX_LINE_BYTES,
+    CleanLine,
+    clean_block,
+    clean_bytes,
+    open_log,
+)
 from pipeline_guard.errors import InputError
 
 MAX_BASELINE_BYTES = 128 * 1024 * 1024
 """The most of a green log read; beyond it the log's start (set-up, seldom the question) is
 skipped."""
+
+MAX_TRIES = 50
 
 _PREFIX = re.compile(
     rb"(?m)^(?:[^\t\n]{1,200}\t[^\t\n]{0,200}\t)?"  # gh run view --log columns
@@ -55,33 +66,97 @@ def familiar_lines(lines: Iterable[CleanLine], baseline: str) -> frozenset[int]:
 
     Raises :class:`InputError` when the baseline cannot be read (the caller may go on without).
     """
-    wanted: dict[bytes, list[int]] = {}
+    exact: dict[bytes, list[int]] = {}
     for line in lines:
-        text = line.text.strip()
-        if text:
-            key = normalise_block(line.text.encode("utf-8", "replace")).strip()
-            wanted.setdefault(key, []).append(line.number)
-    if not wanted:
-        return frozenset()
+        if line.text.strip():
+            raw = line.text.encode("utf-8", "replace")
+            exact.setdefault(_exact(raw), []).append(line.number)
+    pending: dict[bytes, set[bytes]] = {}
+    for key in exact:
+        pending.setdefault(_rough(key), set()).add(key)
+    tries = dict.fromkeys(pending, 0)
     found: set[bytes] = set()
-    keys = set(wanted)
     for block in _blocks(baseline):
-        found.update(keys.intersection(part.strip() for part in block.split(b"\n")))
-        if len(found) == len(keys):
+        if not pending:
             break
-    return frozenset(number for key in found for number in wanted[key])
+        found.update(_matches(block, pending, tries))
+    return frozenset(number for key in found for number in exact[key])
+
+
+def _exact(cleaned: bytes) -> bytes:
+    """The comparable form of one cleaned line."""
+    return normalise_block(cleaned).strip()
+
+
+_ROUGH_DELETE = b"0123456789abcdefABCDEF#.,:;-TZ[]mK\x1b\r "
+"""Bytes a cheap key leaves out: what normalising may change (digits, hex letters,
+separators), and what timestamp prefixes and terminal colour escapes are made of."""
+_ROUGH_MARKERS = (b"##[error]", b"##[warning]", b"##[group]")
+
+
+def _rough(data: bytes) -> bytes:
+    """A cheap key per line of a block (two byte passes, no regex): the bytes normalising,
+    cleaning timestamps or removing colours may change are deleted, and GitHub's markers.
+    Lines with equal normalised forms have equal keys (a temporary path or a ``\\r``
+    overwrite may break this: such a line is then merely not found); lines with equal keys
+    are compared exactly."""
+    for marker in _ROUGH_MARKERS:
+        if marker in data:
+            data = data.replace(marker, b"")
+    return data.translate(None, _ROUGH_DELETE)
+
+
+def _matches(block: bytes, pending: dict[bytes, set[bytes]], tries: dict[bytes, int]) -> set[bytes]:
+    """The exact keys found in a block, removed from ``pending``.
+
+    Cheap keys filter the lines in C; only the lines whose cheap key is pending are cleaned and
+    normalised with regexes, at most :data:`MAX_TRIES` per cheap key over the whole baseline
+    (a key shared by many lines that differ after all is then given up: not familiar).
+    """
+    keys = _rough(block).split(b"\n")
+    present = pending.keys() & set(keys)
+    if not present:
+        return set()
+    raws = block.split(b"\n")
+    found: set[bytes] = set()
+    for rough in present:
+        start = 0
+        while rough in pending and tries[rough] < MAX_TRIES:
+            try:
+                index = keys.index(rough, start)
+            except ValueError:
+                break
+            tries[rough] += 1
+            start = index + 1
+            candidate = _exact(clean_bytes(clean_block(raws[index]))[0])
+            if candidate in pending[rough]:
+                found.add(candidate)
+                pending[rough].discard(candidate)
+                if not pending[rough]:
+                    del pending[rough]
+    return found
 
 
 def _blocks(source: str) -> Iterator[bytes]:
+    """The baseline's raw bytes in blocks of whole lines (ANSI escapes kept: :func:`_rough`
+    drops what is left of them, and only the few lines checked exactly are cleaned)."""
     stream = open_log(source)
     read = 0
+    carry = b""
     try:
         _skip_to_last(stream)
-        for chunk in iter_chunks(stream):
-            yield normalise_block(chunk.data)
-            read += len(chunk.data)
-            if read >= MAX_BASELINE_BYTES:
+        while read < MAX_BASELINE_BYTES:
+            block = stream.read(BLOCK_SIZE)
+            if not block:
                 break
+            read += len(block)
+            data = carry + block
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:][-MAX_LINE_BYTES:]
+            if cut:
+                yield data[:cut]
+        if carry:
+            yield carry + b"\n"
     except OSError as exc:
         raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
     except EOFError:
