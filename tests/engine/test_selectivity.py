@@ -36,7 +36,9 @@ def test_the_share_is_measured_on_the_given_log(tmp_path: Path) -> None:
     ordinary = [f"line {n}" for n in range(999)]
     log.write_bytes(gzip.compress(("\n".join([*ordinary, "pool: 5 idle"]) + "\n").encode()))
     assert unselective_needles([rule], Matcher([rule]), log) == []  # 0.1 %
-    log.write_bytes(gzip.compress(("\n".join([*ordinary[:990], *["pool: 5"] * 10]) + "\n").encode()))
+    log.write_bytes(
+        gzip.compress(("\n".join([*ordinary[:990], *["pool: 5"] * 10]) + "\n").encode())
+    )
     assert [failure.rule for failure in unselective_needles([rule], Matcher([rule]), log)] == [
         "test-rule"
     ]  # 1 %

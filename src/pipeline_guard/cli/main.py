@@ -15,6 +15,7 @@ from typing import NoReturn
 from pipeline_guard import __version__
 from pipeline_guard.cli.error_handler import run_guarded
 from pipeline_guard.cli.render import FORMATS
+from pipeline_guard.engine.prefilter import engine_name
 from pipeline_guard.errors import UsageError
 
 
@@ -27,7 +28,9 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pipeline-guard", description="Diagnose failed CI jobs from their logs.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {__version__} (engine: {engine_name()})"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 

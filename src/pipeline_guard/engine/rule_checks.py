@@ -30,7 +30,6 @@ from pipeline_guard.engine.log_reader import Chunk, clean_block, clean_line, ite
 from pipeline_guard.engine.matcher import Matcher, ScanResult
 from pipeline_guard.engine.rule import Rule
 
-
 MAX_SELECTED = 0.005
 """The largest share of a representative log's lines a rule's needles may select."""
 
