@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +43,11 @@ MAX_TESTS = 100
 ERRORISH_KEPT = 300
 TAIL_KEPT = 80
 TAIL_BYTES = 256 * 1024
+PIECE_BYTES = 1 << 20
+"""The prefilter runs over a chunk in pieces of about this size, so that a scan whose rules
+are retiring can switch to a smaller prefilter soon (see ``_Scan._refresh_prefilter``)."""
+REBUILD_AFTER = 32
+"""Needles retired since the prefilter was built that make it worth building again."""
 
 ERRORISH_KEYWORDS = (
     "error",
@@ -225,6 +230,10 @@ class _Scan:
         """Rules (by index) that have shown all that is kept of them: no longer verified."""
         self.done_needles: set[int] = set()
         """Needles all of whose rules are done (never a step marker): their lines are skipped."""
+        self.prefilter = matcher.prefilter
+        self.live_needles: list[int] | None = None
+        """The needle of each index the current prefilter reports (None: all, in order)."""
+        self.retired_at_build = 0
 
     def run(self, chunks: Iterable[Chunk]) -> ScanResult:
         last_line = 0
@@ -239,7 +248,7 @@ class _Scan:
         return self.result
 
     def _scan_chunk(self, chunk: Chunk) -> None:
-        """Find the candidate lines in one call, then look closely at those only.
+        """Find the candidate lines of each piece in one call, then look closely at those only.
 
         Line numbers come from counting the newlines between one candidate and the next.
         """
@@ -248,16 +257,38 @@ class _Scan:
         done = self.done_needles
         line_no = chunk.first_line
         counted_to = 0
-        for line_start, line_end, found in matcher.prefilter.candidates(data):
-            needles = found - done if done else found
-            if not needles:
-                continue
-            line_no += data.count(b"\n", counted_to, line_start)
-            counted_to = line_start
-            raw = data[line_start:line_end]
-            if any(matcher.is_marker(needle) for needle in needles):
-                self._feed_marker(line_no, raw)
-            self._verify(chunk, line_start, line_no, raw, needles)
+        for piece_start, piece_end in _pieces(data, PIECE_BYTES):
+            self._refresh_prefilter()
+            piece = data if piece_end - piece_start == len(data) else data[piece_start:piece_end]
+            live = self.live_needles
+            for line_start, line_end, local in self.prefilter.candidates(piece):
+                found = local if live is None else {live[needle] for needle in local}
+                needles = found - done if done else found
+                if not needles:
+                    continue
+                start = piece_start + line_start
+                line_no += data.count(b"\n", counted_to, start)
+                counted_to = start
+                raw = data[start : piece_start + line_end]
+                if any(matcher.is_marker(needle) for needle in needles):
+                    self._feed_marker(line_no, raw)
+                self._verify(chunk, start, line_no, raw, needles)
+
+    def _refresh_prefilter(self) -> None:
+        """Once many needles are retired, scan the rest of the log for the others only.
+
+        A log where most lines match (a flood of failures, or an attacker's) retires every
+        rule within its first megabytes; a prefilter that still looked for their needles would
+        make every later line a candidate. RE2 only: rebuilding is a fraction of a second
+        there, seconds for Hyperscan.
+        """
+        retired = len(self.done_needles) - self.retired_at_build
+        if self.matcher.engine != "re2" or retired < REBUILD_AFTER:
+            return
+        self.retired_at_build = len(self.done_needles)
+        live = [n for n in range(self.matcher.needle_count()) if n not in self.done_needles]
+        regexes = [self.matcher.needle(needle).prefilter_regex for needle in live]
+        self.prefilter, self.live_needles = build_prefilter(regexes), live
 
     def _feed_marker(self, line_no: int, raw: bytes) -> None:
         before = self.steps.current
@@ -391,6 +422,16 @@ class _Scan:
 _ERRORISH_BYTES = re.compile(
     "|".join(re.escape(word) for word in ERRORISH_KEYWORDS).encode(), re.IGNORECASE
 )
+
+
+def _pieces(data: bytes, size: int) -> Iterator[tuple[int, int]]:
+    """``data`` (whole lines) cut into pieces of about ``size`` bytes, at line ends."""
+    start = 0
+    while start < len(data):
+        newline = data.find(b"\n", min(start + size, len(data)) - 1)
+        end = len(data) if newline < 0 else newline + 1
+        yield start, end
+        start = end
 
 
 def _lines_from(data: bytes, start: int, count: int) -> bytes:
