@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 from pathlib import Path
 
-from conftest import make_rule
+from conftest import make_rule, run_cli
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.engine.rule_checks import (
@@ -50,3 +51,26 @@ def test_the_bundled_pack_is_selective_and_the_log_is_shipped() -> None:
     assert REPRESENTATIVE_LOG.stat().st_size < 1_000_000
     assert gzip.decompress(REPRESENTATIVE_LOG.read_bytes()).count(b"\n") > 40_000
     assert unselective_needles(pack, Matcher(pack)) == []
+
+
+TIMINGS_RULE = r"""
+rules:
+  - id: slow-timings
+    category: test-failure
+    title: timings
+    patterns: ['^\s+x (?P<test>.+?) \d+ ?ms$']
+    explain: e
+    advice: a
+    examples:
+      match: ['   x adds up 12ms']
+      no_match: ['   ok adds up 3ms']
+"""
+
+
+def test_rules_test_fails_an_unselective_rule_naming_it(
+    write_rules: Callable[[str, str], Path],
+) -> None:
+    folder = write_rules(TIMINGS_RULE, "timings.yml")
+    done = run_cli("rules", "test", str(folder))
+    assert done.returncode == 1
+    assert "rule slow-timings: needle '\\\\ [\\\\d]+\\\\ ?ms' selects" in done.stdout
