@@ -38,7 +38,7 @@ from pipeline_guard.engine.prefilter import (
     load_hyperscan,
 )
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 2: rules carry severity and recovered_when; 3: needle derivation 4
 
 
 def cache_dir() -> Path | None:
