@@ -59,8 +59,20 @@ class PermissionMissing(ForgeError):
 
 
 class TokenMissing(ForgeError):
-    """No token was given, or the one given is rejected (401)."""
+    """No token was given, or the one given is rejected (401): the workflow or the CI/CD
+    variables must change, as for a configuration error, so the exit code is 2."""
+
+    exit_code = 2
 
 
 class FixError(GuardError):
     """A fixer could not make or verify its fix; the diagnosis and comment still go out."""
+
+
+class FixUnavailable(FixError):
+    """The fix cannot be made here (tool missing, unsafe to install, no checkout, ...);
+    ``command`` is what a person can run instead, for the comment."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command

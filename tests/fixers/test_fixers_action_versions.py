@@ -12,9 +12,9 @@ from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import bundled_rules_dir, load_rule_dir
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers import action_versions, all_fixers
-from pipeline_guard.fixers.base import FixUnavailable, changed_files, check_owned
+from pipeline_guard.fixers.base import changed_files, check_owned
 
 STAMP = "2024-05-14T09:21:33.4817263Z "
 SHA = "a5ac7e51b41094c92402da3b24376905380afc29"

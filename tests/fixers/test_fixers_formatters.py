@@ -18,9 +18,9 @@ from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import bundled_rules_dir, load_rule_dir
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers import all_fixers, format_logs, format_pins, formatters
-from pipeline_guard.fixers.base import FixUnavailable, changed_files, check_owned
+from pipeline_guard.fixers.base import changed_files, check_owned
 from pipeline_guard.fixers.tools import pypi_tool, which
 
 RUNNER = "/home/runner/work/app/app"

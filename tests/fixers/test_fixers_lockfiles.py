@@ -24,9 +24,9 @@ from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis, Evidence
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import load_rules
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers import lockfiles
-from pipeline_guard.fixers.base import FixResult, FixUnavailable, is_owned
+from pipeline_guard.fixers.base import FixResult, is_owned
 from pipeline_guard.fixers.tools import pypi_tool
 
 NPM_QUIET = ("--ignore-scripts", "--no-audit", "--no-fund")

@@ -36,8 +36,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.log_reader import clean_bytes, iter_chunks, open_log
 from pipeline_guard.engine.rule import bundled_rules_dir
-from pipeline_guard.errors import ConfigError, FixError
-from pipeline_guard.fixers.base import FixResult, FixUnavailable, is_owned, tracked_files
+from pipeline_guard.errors import ConfigError, FixError, FixUnavailable
+from pipeline_guard.fixers.base import FixResult, is_owned, tracked_files
 
 FIX_IDS: frozenset[str] = frozenset({"action-versions"})
 OWNED = (

@@ -23,15 +23,6 @@ from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 
 
-class FixUnavailable(FixError):
-    """The fix cannot be made here (tool missing, unsafe to install); ``command`` is what a
-    person can run instead, for the comment."""
-
-    def __init__(self, message: str, command: str) -> None:
-        super().__init__(message)
-        self.command = command
-
-
 class FixResult(BaseModel):
     """A fix made in the workspace and verified."""
 

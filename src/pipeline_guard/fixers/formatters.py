@@ -40,10 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline_guard.engine.diagnosis import Diagnosis
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers.base import (
     FixResult,
-    FixUnavailable,
     changed_since,
     check_owned,
     workspace_state,

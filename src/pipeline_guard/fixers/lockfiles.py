@@ -33,10 +33,9 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from pipeline_guard.engine.diagnosis import Diagnosis
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers.base import (
     FixResult,
-    FixUnavailable,
     changed_since,
     is_owned,
     workspace_state,

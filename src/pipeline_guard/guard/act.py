@@ -15,8 +15,7 @@ from pydantic import BaseModel
 
 from pipeline_guard.context import RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
-from pipeline_guard.errors import ForgeError, GuardError
-from pipeline_guard.fixers.base import FixUnavailable
+from pipeline_guard.errors import FixUnavailable, ForgeError, GuardError
 from pipeline_guard.forges.base import Forge
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.guard.fix_request import prepare_fix
