@@ -205,3 +205,23 @@ def _body(
 
 def _git_text(workspace: Path, *args: str) -> str:
     return git(workspace, *args).decode("utf-8", "replace")
+
+
+def checkout_problem(workspace: Path, head_sha: str | None) -> str | None:
+    """Why no fix can be made in ``workspace``, in words that say what would enable it; None
+    when it is a checkout of the failing commit. Asked before any fixer is installed or run."""
+    try:
+        head = _git_text(workspace.resolve(), "rev-parse", "HEAD").strip()
+    except FixError:
+        return (
+            "fixes need the failing commit checked out, and the workspace is not a git "
+            "checkout (on GitHub, add `actions/checkout` with "
+            "`ref: ${{ github.event.workflow_run.head_sha }}` before pipeline-guard)"
+        )
+    if head_sha and head != head_sha:
+        return (
+            f"fixes need the failing commit checked out, and the workspace is at {head[:12]}, "
+            f"not {head_sha[:12]} (on GitHub: `actions/checkout` with "
+            "`ref: ${{ github.event.workflow_run.head_sha }}`)"
+        )
+    return None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.cli.error_handler import report_error
 from pipeline_guard.cli.model_choice import choose_model
 from pipeline_guard.cli.render import render, use_colour
@@ -23,13 +24,14 @@ def run(
     bundled: bool = True,
     model_path: Path | None = None,
     use_model: bool = True,
+    env: Mapping[str, str],
 ) -> int:
     """Diagnose every source; exit 2 if any could not be read (the others are still printed)."""
     if not sources:
         if sys.stdin.isatty():
             raise UsageError("no log given: pass log files, or '-' to read one from standard input")
         sources = ["-"]
-    matcher = Matcher(load_rules(rule_dirs, bundled=bundled))
+    matcher = Matcher(load_rules(rule_dirs, bundled=bundled, cache=cache_dir(env)))
     model = choose_model(model_path, use_model)
     outcomes: list[LogResult] = []
     stopped: GuardError | None = None
@@ -37,7 +39,7 @@ def run(
         outcomes.extend(iter_results(sources, matcher, model))
     except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
         stopped = exc
-    sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout)))
+    sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout, env)))
     sys.stdout.flush()
     failed = [outcome for outcome in outcomes if outcome.error]
     for outcome in failed:

@@ -35,9 +35,10 @@ def run(
     model_path: Path | None = None,
     use_model: bool = True,
     folds: int = 0,
+    cache: Path | None = None,
 ) -> int:
     cases = read_corpus(corpus_dir)
-    rules = load_rules(rule_dirs, bundled=bundled)
+    rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
     details: list[str] = []
     if folds:
         header, verdicts = _cross_validated(cases, rules, folds)

@@ -17,6 +17,8 @@ def run(
     rule_dirs: Sequence[Path],
     bundled: bool,
     args: argparse.Namespace,
+    *,
+    cache: Path | None = None,
 ) -> int:
     try:
         from pipeline_guard.lab.training import TrainSettings, train
@@ -28,7 +30,7 @@ def run(
     settings = TrainSettings(
         seed=args.seed, epochs=args.epochs, folds=args.folds, rule_examples=args.rule_examples
     )
-    rules = load_rules(rule_dirs, bundled=bundled)
+    rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
     calibration = train(cases, rules, output, settings, [str(corpus) for corpus in corpora])
     print(
         f"wrote {output} ({output.stat().st_size // 1024} KiB) from {len(cases)} logs; "
