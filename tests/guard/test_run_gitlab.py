@@ -284,7 +284,7 @@ def test_read_api_token_diagnoses_but_cannot_retry_or_comment(
     errors = result.stderr.splitlines()
     assert len(errors) == 2
     assert "Could not re-run the failed jobs: the token cannot retry jobs" in errors[0]
-    assert "Could not comment on the pull request" in errors[1]
+    assert "Could not comment on the merge request" in errors[1]
     assert all("needs the `api` scope" in error for error in errors)
     assert "`network`" in result.stdout  # the diagnosis is in the job log all the same
     assert "Traceback" not in result.log

@@ -335,12 +335,15 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 def quiet_libraries(verbose: bool) -> None:
     """Library loggers (PyGithub's "Request ... failed with 403", urllib3's retries) print
-    nothing unless ``--verbose``: pipeline-guard says what failed once, in its own words."""
-    root = logging.getLogger()
+    nothing unless ``--verbose``: pipeline-guard says what failed once, in its own words.
+
+    A level switch rather than handlers: PyGithub attaches its own stderr handler at INFO when
+    it is imported (lazily, long after this runs), so only ``logging.disable`` reaches it."""
     if verbose:
+        logging.disable(logging.NOTSET)
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-    elif not root.handlers:
-        root.addHandler(logging.NullHandler())  # no "last resort" handler printing warnings
+    else:
+        logging.disable(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

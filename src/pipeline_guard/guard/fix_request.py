@@ -221,7 +221,7 @@ def checkout_problem(workspace: Path, head_sha: str | None) -> str | None:
     if head_sha and head != head_sha:
         return (
             f"fixes need the failing commit checked out, and the workspace is at {head[:12]}, "
-            f"not {head_sha[:12]} (on GitHub: `actions/checkout` with "
+            f"not the failing commit {head_sha[:12]} (on GitHub: `actions/checkout` with "
             "`ref: ${{ github.event.workflow_run.head_sha }}`)"
         )
     return None
