@@ -9,6 +9,7 @@ from pathlib import Path
 from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.cli.error_handler import report_error
 from pipeline_guard.cli.model_choice import choose_model
+from pipeline_guard.cli.progress import counted
 from pipeline_guard.cli.render import render, use_colour
 from pipeline_guard.engine.analysis import LogResult, iter_results
 from pipeline_guard.engine.matcher import Matcher
@@ -36,7 +37,8 @@ def run(
     outcomes: list[LogResult] = []
     stopped: GuardError | None = None
     try:
-        outcomes.extend(iter_results(sources, matcher, model))
+        with counted(sources, "analyzing", sys.stderr) as inputs:
+            outcomes.extend(iter_results(inputs, matcher, model))
     except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
         stopped = exc
     sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout, env)))

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from pipeline_guard.cli.model_choice import LazyModel, choose_model
+from pipeline_guard.cli.progress import bar, counted
 from pipeline_guard.engine.analysis import scan_source
 from pipeline_guard.engine.diagnosis import diagnose
 from pipeline_guard.engine.matcher import Matcher
@@ -67,7 +68,7 @@ def _with_loaded_model(
     verdicts: dict[str, list[str]] = {"rules-only": []}
     if model is not None:
         verdicts["model-only"], verdicts["combined"] = [], []
-    for case in cases:
+    for case in bar(cases, "scoring logs", sys.stderr):
         scan = scan_source(str(case.path), matcher)
         diagnosis = diagnose(scan, str(case.path))
         verdicts["rules-only"].append(diagnosis.category.value)
@@ -99,7 +100,8 @@ def _cross_validated(
         raise UsageError(
             "eval --cv trains models and needs scikit-learn: pip install 'pipeline-guard[train]'"
         ) from None
-    validation = cross_validate(cases, rules, TrainSettings(folds=folds))
+    with counted(cases, "scanning logs", sys.stderr, then="cross-validating") as scanned:
+        validation = cross_validate(scanned, rules, TrainSettings(folds=folds))
     verdicts = {
         "rules-only": [r.rules for r in validation.results],
         "model-only": [r.model for r in validation.results],

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline_guard.cli.progress import counted
 from pipeline_guard.engine.rule import load_rule_dir, load_rules
 from pipeline_guard.engine.rule_checks import check_rules
 
@@ -23,7 +24,8 @@ def run_tests(dirs: Sequence[Path], bundled: bool = True, *, cache: Path | None 
         rules = [rule for rule in pack if rule.id in wanted]
     else:
         rules = pack
-    failures = check_rules(rules, pack)
+    with counted(rules, "checking rules", sys.stderr) as checked:
+        failures = check_rules(checked, pack)
     for failure in failures:
         print(f"FAIL {failure}")
     examples = sum(len(r.examples.match) + len(r.examples.no_match) for r in rules)

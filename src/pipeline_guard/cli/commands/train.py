@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline_guard.cli.progress import counted
 from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.errors import UsageError
 from pipeline_guard.lab.corpus import read_corpus
@@ -31,7 +33,9 @@ def run(
         seed=args.seed, epochs=args.epochs, folds=args.folds, rule_examples=args.rule_examples
     )
     rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
-    calibration = train(cases, rules, output, settings, [str(corpus) for corpus in corpora])
+    names = [str(corpus) for corpus in corpora]
+    with counted(cases, "scanning logs", sys.stderr, then="fitting and calibrating") as scanned:
+        calibration = train(scanned, rules, output, settings, names)
     print(
         f"wrote {output} ({output.stat().st_size // 1024} KiB) from {len(cases)} logs; "
         f"grouped {settings.folds}-fold calibration: temperature {calibration.temperature}, "
