@@ -74,7 +74,7 @@ def test_comment_has_marker_table_evidence_link_and_what_was_done() -> None:
     assert text.startswith(COMMENT_MARKER)
     assert "in [CI #42](https://x/run/1)" in text
     assert (
-        "| test | pytest run finished with failures | `test-failure` 85% | explained below |"
+        "| test | pytest run finished with failures | `test-failure` 85% | explained |"
         in (text)
     )
     assert "     1 | FAILED tests/test_a.py::test_x" in text
@@ -127,7 +127,7 @@ def test_ten_identical_matrix_failures_are_one_cause_on_one_screen() -> None:
     table_rows = [line for line in text.splitlines() if line.startswith("| test")]
     assert table_rows == [
         "| test (3.0) and 9 more | pytest run finished with failures | `test-failure` 85% | "
-        "explained below |"
+        "explained |"
     ]
     assert text.count("#### ") == 2  # the cause and "What pipeline-guard did"
     assert "#### pytest run finished with failures (10 jobs)" in text

@@ -90,7 +90,7 @@ def job_result(job: JobPlan, outcome: Outcome, context: RunContext) -> tuple[Act
         return explained, "not re-run (see below)"
     if job.wanted == Action.FIX_PR:
         return explained, f"no fix {context.request_abbr} (see below)"
-    return explained, "explained below"
+    return explained, "explained"
 
 
 def _retry_result(retry: RetryOutcome | None, explained: Action) -> tuple[Action, str]:
