@@ -55,7 +55,7 @@ def prepare_fix(
     if fixer is None:
         raise FixError(f"no fixer for `{fix_id}`")
     if context.from_fork:
-        raise FixError("no fixes for pull requests from forks")
+        raise FixError(f"no fixes for {context.request_name}s from forks")
     workspace = context.workspace.resolve()
     _check_checkout(workspace, context.head_sha)
     before = workspace_state(workspace)
@@ -198,7 +198,7 @@ def _body(
             "```",
             "",
             "Merge it into the failing branch to turn the check green. A later run with the "
-            "same failure updates this pull request instead of opening another.",
+            f"same failure updates this {context.request_name} instead of opening another.",
         ]
     )
 
