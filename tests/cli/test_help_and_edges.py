@@ -11,7 +11,15 @@ import pytest
 from conftest import REPO, run_cli
 from pipeline_guard.cli.main import _parser
 
-COMMANDS = [["analyze"], ["run"], ["rules", "test"], ["rules", "list"], ["eval"], ["train"]]
+COMMANDS = [
+    ["analyze"],
+    ["run"],
+    ["rules"],
+    ["rules", "test"],
+    ["rules", "list"],
+    ["eval"],
+    ["train"],
+]
 BLACK_LOG = """\
 ##[group]Run black --check .
 would reformat src/app.py

@@ -73,10 +73,7 @@ def test_comment_has_marker_table_evidence_link_and_what_was_done() -> None:
     text = comment_markdown(CONTEXT, plan, outcome, Redactor(), marker=COMMENT_MARKER)
     assert text.startswith(COMMENT_MARKER)
     assert "in [CI #42](https://x/run/1)" in text
-    assert (
-        "| test | pytest run finished with failures | `test-failure` 85% | explained |"
-        in (text)
-    )
+    assert "| test | pytest run finished with failures | `test-failure` 85% | explained |" in (text)
     assert "     1 | FAILED tests/test_a.py::test_x" in text
     assert "([log](https://x/j))" in text
     assert "`tests/test_a.py::test_x`" in text

@@ -128,6 +128,7 @@ def test_a_refused_rerun_is_reported_as_refused_everywhere(tmp_path: Path) -> No
     # One line per error of our own, in our words: PyGithub's logger stays quiet.
     assert all(line.startswith("pipeline-guard: error:") for line in result.stderr.splitlines())
     assert "Request POST" not in result.stderr
+    assert (result.stdout + result.stderr).count("the token cannot re-run jobs") == 1
 
 
 def test_a_dry_run_says_would(fake_github: FakeGitHub, tmp_path: Path) -> None:

@@ -39,7 +39,8 @@ def job_log(result: RunResult, colour: bool) -> str:
     for index, group in enumerate(group_jobs(plan.jobs)):
         body = [redact(line) for line in _body(group, result, style)]
         lines += _folded(platform, f"cause-{index + 1}", redact(_title(group)), body)
-    done = [f"  - {redact(item)}" for item in what_was_done(plan, result.outcome, context)]
+    done = what_was_done(plan, result.outcome, context, errors_elsewhere=True)
+    done = [f"  - {redact(item)}" for item in done]
     lines += _inert(platform, [style("What pipeline-guard did:", "1"), *done])
     if platform == Platform.GITHUB:
         lines += [_annotation(group, result, redact) for group in group_jobs(plan.jobs)]

@@ -45,6 +45,10 @@ calls, default 300), PIPELINE_GUARD_CACHE_DIR (off: no cache), NO_COLOR, FORCE_C
 examples:
   pipeline-guard run                       # in GitHub Actions or GitLab CI: all is detected
   pipeline-guard run --platform local --log-file 'logs/*.log' --report report.json""",
+    "rules": """\
+examples:
+  pipeline-guard rules test
+  pipeline-guard rules list --format json""",
     "rules test": """\
 examples:
   pipeline-guard rules test                         # the bundled and repository rules
@@ -153,9 +157,7 @@ def _parser() -> _Parser:
 
 
 def _add_rules_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
-    rules = commands.add_parser(
-        "rules", help="test or list rules", description="Test or list rules."
-    )
+    rules = _command(commands, "rules", "rules", "test or list rules")
     rule_commands = rules.add_subparsers(
         dest="rules_command", metavar="ACTION", parser_class=_Parser
     )

@@ -167,15 +167,16 @@ def _fixes(
     redact: Callable[[str], str],
 ) -> tuple[FixOutcome, ...]:
     results: list[FixOutcome] = []
-    refused: str | None = None  # a permission the forge said is missing: no use trying again
+    refused: FixOutcome | None = None  # a permission is missing: no use making the others
     for job in plan.fixes:
         fix_id = job.diagnosis.fix or ""
         if refused is not None:
-            results.append(FixOutcome(fix_id=fix_id, error=refused))
+            update = {"fix_id": fix_id, "forge_refused": False}  # one error to report, not N
+            results.append(refused.model_copy(update=update))
             continue
         result = _fix(job.diagnosis, context, config, forge, plan.dry_run, redact)
         if result.permission is not None:
-            refused = result.error
+            refused = FixOutcome(fix_id=fix_id, error=result.error, permission=result.permission)
         results.append(result)
     return tuple(results)
 

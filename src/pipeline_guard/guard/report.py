@@ -120,17 +120,19 @@ def _fix_result(
     return explained, "fix not made (see below)"
 
 
-def what_was_done(plan: Plan, outcome: Outcome, context: RunContext) -> list[str]:
+def what_was_done(
+    plan: Plan, outcome: Outcome, context: RunContext, *, errors_elsewhere: bool = False
+) -> list[str]:
     """Plain sentences about the actions, for the comment, the summary and the job log; each
-    thing said once."""
-    done = _retry_sentences(outcome.retry)
-    said: set[str] = set()
+    thing said once. ``errors_elsewhere``: the errors follow on stderr (the job log), so they
+    are pointed at, not repeated."""
+    done = _retry_sentences(outcome.retry, errors_elsewhere)
     for fix in outcome.fixes:
-        sentence = _fix_sentence(fix, context)
-        if sentence not in said:
-            said.add(sentence)
+        sentence = _fix_sentence(fix, context, errors_elsewhere)
+        if sentence not in done:
             done.append(sentence)
-    done += [problem.message for problem in outcome.problems]
+    if not errors_elsewhere:
+        done += [problem.message for problem in outcome.problems]
     done += list(plan.notes)
     if not done and plan.jobs:
         where = "here" if outcome.comment_url else "in this report"
@@ -138,25 +140,29 @@ def what_was_done(plan: Plan, outcome: Outcome, context: RunContext) -> list[str
     return done
 
 
-def _retry_sentences(retry: RetryOutcome | None) -> list[str]:
+def _retry_sentences(retry: RetryOutcome | None, errors_elsewhere: bool) -> list[str]:
     if retry is None:
         return []
     names = ", ".join(f"`{_inline(name)}`" for name in retry.jobs)
     if retry.dry_run:
         return [f"Would re-run {names} (dry run)."]
+    if retry.error and errors_elsewhere:
+        return [f"Could not re-run {names} (the error follows)."]
     if retry.error:
         return [f"Tried to re-run {names}, but: {retry.error}"]
     return [f"Re-ran {names}."]
 
 
-def _fix_sentence(fix: FixOutcome, context: RunContext) -> str:
+def _fix_sentence(fix: FixOutcome, context: RunContext, errors_elsewhere: bool) -> str:
     if fix.url:
         return f"Opened a fix: {fix.url} ({fix.summary})."
     if fix.dry_run and fix.summary:
         return f"Would open a fix: {fix.summary} (dry run)."
     if fix.command:
         return f"Could not make the `{fix.fix_id}` fix here ({fix.error}); run: `{fix.command}`"
-    if fix.permission:
+    if (fix.permission or fix.forge_refused) and errors_elsewhere:
+        return f"No fix {context.request_abbr} opened (the error follows)."
+    if fix.permission or fix.forge_refused:
         return f"No fix {context.request_abbr} opened: {fix.error}"
     return f"The `{fix.fix_id}` fix was not made: {fix.error}"
 

@@ -95,7 +95,8 @@ def run(
     marker = comment_marker(context.workflow)
     if context.passed and not context.log_files:
         plan = Plan(jobs=(), dry_run=config.dry_run)
-        outcome = _clear_comment(module, context, marker, plan.dry_run)
+        hands_off = config.dry_run or not config.comment
+        outcome = _clear_comment(module, context, marker, hands_off)
         outcome = outcome.model_copy(update={"problems": (*earlier, *outcome.problems)})
         return _report(module, env, RunResult(context, plan, outcome, redactor), report_path)
     collected = _collect(module, context, Path(tempfile.mkdtemp(prefix="pg-logs-")))
@@ -138,12 +139,15 @@ def _checkout_problem(
     return checkout_problem(context.workspace, context.head_sha)
 
 
-def _clear_comment(module: ForgeModule, context: RunContext, marker: str, dry: bool) -> Outcome:
-    """A passing run: turn our earlier comment for this workflow green, if there is one."""
+def _clear_comment(
+    module: ForgeModule, context: RunContext, marker: str, hands_off: bool
+) -> Outcome:
+    """A passing run: turn our earlier comment for this workflow green, if there is one
+    (``hands_off``: a dry run or comments turned off, so only look)."""
     try:
         forge = module.connect(context)
         number = forge.find_change_request()
-        if number is None or dry:
+        if number is None or hands_off:
             return Outcome(change_request=number)
         edit = lambda old: passed_comment(context, old, marker)  # noqa: E731
         url = forge.edit_comment(number, marker, edit)
