@@ -77,7 +77,7 @@ def test_comment_has_marker_table_evidence_link_and_what_was_done() -> None:
     assert "     1 | FAILED tests/test_a.py::test_x" in text
     assert "([log](https://x/j))" in text
     assert "`tests/test_a.py::test_x`" in text
-    assert "Explained the failure here; nothing was changed." in text
+    assert "Explained the failure; nothing was changed." in text
 
 
 def test_confidence_is_shown_one_way() -> None:

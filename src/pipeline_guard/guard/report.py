@@ -135,8 +135,7 @@ def what_was_done(
         done += [problem.message for problem in outcome.problems]
     done += list(plan.notes)
     if not done and plan.jobs:
-        where = "here" if outcome.comment_url else "in this report"
-        done.append(f"Explained the failure {where}; nothing was changed.")
+        done.append("Explained the failure; nothing was changed.")
     return done
 
 
