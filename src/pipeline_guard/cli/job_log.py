@@ -40,8 +40,11 @@ def job_log(result: RunResult, colour: bool) -> str:
         body = [redact(line) for line in _body(group, result, style)]
         lines += _folded(platform, f"cause-{index + 1}", redact(_title(group)), body)
     done = what_was_done(plan, result.outcome, context, errors_elsewhere=True)
-    done = [f"  - {redact(item)}" for item in done]
-    lines += _inert(platform, [style("What pipeline-guard did:", "1"), *done])
+    if not done and result.outcome.errors:
+        done = ["Nothing: the error follows."]
+    if done:
+        said = [f"  - {redact(item)}" for item in done]
+        lines += _inert(platform, [style("What pipeline-guard did:", "1"), *said])
     if platform == Platform.GITHUB:
         lines += [_annotation(group, result, redact) for group in group_jobs(plan.jobs)]
     return "\n".join(lines) + "\n"
@@ -66,6 +69,8 @@ def _headline(result: RunResult) -> str:
         where = f"{context.run_title} ({context.run_url})"
     if context.passed and not count:
         return f"pipeline-guard: {where} passed; nothing to diagnose."
+    if not count and result.outcome.problems:
+        return f"pipeline-guard could not read the failed jobs of {where}."
     if not count:
         return f"pipeline-guard: no failed jobs to diagnose in {where}."
     return f"pipeline-guard: {count} failed job{'s' if count != 1 else ''} in {where}"
