@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pipeline_guard.categories import Category, default_action
@@ -149,8 +150,7 @@ def _clear_comment(
         number = forge.find_change_request()
         if number is None or hands_off:
             return Outcome(change_request=number)
-        edit = lambda old: passed_comment(context, old, marker)  # noqa: E731
-        url = forge.edit_comment(number, marker, edit)
+        url = forge.edit_comment(number, marker, partial(passed_comment, context, marker=marker))
     except ForgeError as exc:
         return Outcome(problems=(Problem.of(exc),))
     return Outcome(change_request=number, comment_url=url)
