@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO, SHARED
 from fakes.github_api import FakeGitHub
-from pipeline_guard.forges.base import COMMENT_MARKER
+from pipeline_guard.forges.base import comment_marker
 
 pytestmark = pytest.mark.e2e
 
@@ -110,6 +110,6 @@ def test_local_action_diagnoses_the_failed_step_and_comments(fake_github: FakeGi
 
     comments = fake_github.comments(REPO_NAME, 7)
     assert len(comments) == 1, [comment.body[:200] for comment in comments]
-    assert COMMENT_MARKER in comments[0].body
+    assert comment_marker("pipeline-guard in-job (local action)") in comments[0].body
     assert "`network`" in comments[0].body
     assert fake_github.reruns == []
