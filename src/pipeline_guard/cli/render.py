@@ -102,6 +102,8 @@ def text_block(diagnosis: Diagnosis, style: Style, name: str | None = None) -> s
         shown = ", ".join(diagnosis.tests[:10])
         more = f" (+{len(diagnosis.tests) - 10} more)" if len(diagnosis.tests) > 10 else ""
         lines.append(f"  {style('failing tests:', '1')} {shown}{more}")
+    if diagnosis.baseline:
+        lines.append(f"  {style('compared with green log:', '2')} {diagnosis.baseline}")
     return "\n".join(lines) + "\n"
 
 
@@ -117,6 +119,7 @@ def _markdown_block(diagnosis: Diagnosis) -> str:
         f"**{diagnosis.category}** · action: {diagnosis.action} · "
         f"{percent(diagnosis.confidence)} sure · {decided} · `{diagnosis.source}`"
         + (f" · step `{diagnosis.step}`" if diagnosis.step else "")
+        + (" · compared with the last green log" if diagnosis.baseline else "")
         + "\n",
         f"{diagnosis.explain}\n",
     ]
