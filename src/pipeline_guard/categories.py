@@ -31,9 +31,14 @@ class Category(StrEnum):
 
 
 class Action(StrEnum):
+    """The one vocabulary of what the guard does about a failure: a diagnosis' default, a
+    ``.pipeline-guard.yml`` setting (``actions:``), a plan's choice, and what really happened
+    (the ``action`` output, the JSON report)."""
+
     RETRY = "retry"
     FIX_PR = "fix-pr"
     COMMENT = "comment"
+    NONE = "none"
 
 
 DEFAULT_PRIORITY: dict[Category, int] = {

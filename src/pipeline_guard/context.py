@@ -55,6 +55,36 @@ class RunContext(BaseModel):
     token: SecretStr | None = None
     fix_token: SecretStr | None = None
     job_token: SecretStr | None = None  # GitLab's CI_JOB_TOKEN: read attempts only
+    workflow: str | None = None  # the watched workflow's name (GitHub); one comment per workflow
+    run_number: int | None = None  # the number people see next to the workflow's name
+    conclusion: str | None = None  # how the run ended, when the event says (`success`, ...)
+    deadline: float | None = None  # seconds for all forge calls (None: the forges' default)
+
+    @property
+    def request_name(self) -> str:
+        """The platform's word for a change request, for sentences people read."""
+        return "merge request" if self.platform == Platform.GITLAB else "pull request"
+
+    @property
+    def request_abbr(self) -> str:
+        return "MR" if self.platform == Platform.GITLAB else "PR"
+
+    @property
+    def run_word(self) -> str:
+        """GitHub runs workflows; GitLab runs pipelines."""
+        return "pipeline" if self.platform == Platform.GITLAB else "run"
+
+    @property
+    def run_title(self) -> str:
+        """How the run is named in the report's header: ``CI #42``, ``pipeline #1234``."""
+        number = self.run_number or self.run_id
+        name = self.workflow or self.run_word
+        return f"{name} #{number}" if number else name
+
+    @property
+    def passed(self) -> bool:
+        """The event says the run succeeded: nothing to diagnose, an old comment to clear."""
+        return self.conclusion == "success"
 
     @property
     def can_retry(self) -> bool:

@@ -59,7 +59,10 @@ class PermissionMissing(ForgeError):
 
 
 class TokenMissing(ForgeError):
-    """No token was given, or the one given is rejected (401)."""
+    """No token was given, or the one given is rejected (401): the workflow or the CI/CD
+    variables must change, as for a configuration error, so the exit code is 2."""
+
+    exit_code = 2
 
 
 class FixError(GuardError):

@@ -21,6 +21,11 @@ class NumberedLine(Protocol):
     def text(self) -> str: ...
 
 
+def percent(confidence: float) -> str:
+    """The one way confidence is shown to people, in every output: ``85%``."""
+    return f"{confidence:.0%}"
+
+
 def evidence_block(evidence: Sequence[NumberedLine], max_line: int | None = None) -> str:
     """Evidence lines with their line numbers, in a fenced block no log line can close."""
     body = "\n".join(f"{item.line:>6} | {item.text[:max_line]}" for item in evidence)

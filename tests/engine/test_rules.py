@@ -122,23 +122,28 @@ def test_rule_checks_catch_wrong_examples_dead_patterns_and_clashes() -> None:
 
 
 def test_rules_from_the_cache_equal_freshly_validated_ones(
-    write_rules: WriteRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    write_rules: WriteRules, tmp_path: Path
 ) -> None:
-    monkeypatch.setenv("PIPELINE_GUARD_CACHE_DIR", str(tmp_path / "cache"))
+    cache = tmp_path / "cache"
     directory = write_rules(GOOD)
-    fresh = load_rule_dir(directory)
-    assert list((tmp_path / "cache").glob("*.json")), "the first load writes the cache"
-    cached = load_rule_dir(directory)
+    fresh = load_rule_dir(directory, cache)
+    assert list(cache.glob("*.json")), "the first load writes the cache"
+    cached = load_rule_dir(directory, cache)
     assert cached == fresh
     assert type(cached[0].category) is type(fresh[0].category)
     (directory / "rules.yml").write_text(GOOD.replace("title: connection reset", "title: changed"))
-    assert load_rule_dir(directory)[0].title == "changed", "a changed file misses the cache"
+    assert load_rule_dir(directory, cache)[0].title == "changed", "a changed file misses the cache"
 
 
-def test_an_unwritable_cache_is_ignored(
-    write_rules: WriteRules, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_an_unwritable_cache_is_ignored(write_rules: WriteRules, tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    monkeypatch.setenv("PIPELINE_GUARD_CACHE_DIR", str(blocker / "cache"))
-    assert [rule.id for rule in load_rule_dir(write_rules(GOOD))] == ["demo-reset"]
+    assert [rule.id for rule in load_rule_dir(write_rules(GOOD), blocker / "cache")] == [
+        "demo-reset"
+    ]
+
+
+def test_no_cache_directory_writes_nothing(write_rules: WriteRules, tmp_path: Path) -> None:
+    directory = write_rules(GOOD)
+    assert load_rule_dir(directory, None) == load_rule_dir(directory, None)
+    assert not list(tmp_path.rglob("*.json"))

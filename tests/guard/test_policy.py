@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline_guard.categories import Category
+from pipeline_guard.categories import Action, Category
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.forges.base import FailedJob
@@ -121,3 +121,28 @@ def test_a_forks_own_run_does_not_try_to_comment() -> None:
     assert plan.comment is False
     assert "read-only token" in plan.notes[-1]
     assert decide(_context(fork=True), RepoConfig(), [_job("a", Category.LINT)]).comment is True
+
+
+def test_local_mode_plans_no_fix_and_says_once_what_would_enable_it() -> None:
+    jobs = [_job("a", Category.FORMAT, fix="black"), _job("b", Category.FORMAT, fix="black")]
+    local = RunContext(platform=Platform.LOCAL, mode=Mode.LOCAL)
+    plan = decide(local, RepoConfig(), jobs, has_fixer=FIXERS)
+    assert plan.fixes == ()
+    assert [job.wanted for job in plan.jobs] == [Action.FIX_PR, Action.FIX_PR]
+    assert len(plan.notes) == 1
+    assert "run pipeline-guard in GitHub Actions or GitLab CI" in plan.notes[0]
+
+
+def test_a_workspace_that_cannot_take_a_fix_plans_none() -> None:
+    job = _job("lint", Category.FORMAT, fix="black")
+    problem = "fixes need the failing commit checked out, and the workspace is not a git checkout"
+    plan = decide(_context(), RepoConfig(), [job], has_fixer=FIXERS, checkout_problem=problem)
+    assert plan.fixes == ()
+    assert plan.notes == (f"No fix PR: {problem}.",)
+
+
+def test_gitlab_words_in_notes() -> None:
+    gitlab = RunContext(platform=Platform.GITLAB, mode=Mode.PIPELINE, run_id=1)
+    off = RepoConfig.model_validate({"fix": {"enabled": False}})
+    plan = decide(gitlab, off, [_job("lint", Category.FORMAT, fix="black")], has_fixer=FIXERS)
+    assert plan.notes == ("No fix MR: fix MRs are off (`fix.enabled: false`).",)

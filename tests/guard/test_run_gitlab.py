@@ -240,7 +240,9 @@ def test_missing_token_names_the_token_to_create(fake_gitlab: FakeGitLab, tmp_pa
     assert line.startswith("pipeline-guard: error: CI_JOB_TOKEN cannot list the pipeline's jobs")
     assert "project access token with the `api` scope" in line
     assert "Traceback" not in result.log
-    assert "CI_JOB_TOKEN cannot" in result.stdout  # the report in the job log says it too
+    # The job log (stdout and stderr together) says it once, and says nothing was read.
+    assert result.log.count("CI_JOB_TOKEN cannot") == 1
+    assert "could not read the failed jobs of pipeline #" in result.stdout
     assert result.report is not None
     assert result.report["errors"] == [line.removeprefix("pipeline-guard: error: ")]
     assert JOB_TOKEN not in everything(result, fake_gitlab)
@@ -285,9 +287,10 @@ def test_read_api_token_diagnoses_but_cannot_retry_or_comment(
     errors = result.stderr.splitlines()
     assert len(errors) == 2
     assert "Could not re-run the failed jobs: the token cannot retry jobs" in errors[0]
-    assert "Could not comment on the pull request" in errors[1]
+    assert "Could not comment on the merge request" in errors[1]
     assert all("needs the `api` scope" in error for error in errors)
-    assert "`network`" in result.stdout  # the diagnosis is in the job log all the same
+    assert "network" in result.stdout  # the diagnosis is in the job log all the same
+    assert "re-run refused: needs" in result.stdout
     assert "Traceback" not in result.log
 
 
@@ -518,3 +521,24 @@ def test_fix_commit_creates_deletes_and_marks_executable(
     assert fake_gitlab.get_file(PROJECT_ID, fix.branch, "bin/fmt") == b"#!/bin/sh\n"
     assert fake_gitlab.get_file(PROJECT_ID, fix.branch, "README.md") is None
     assert url.endswith(f"/{PROJECT_PATH}/-/merge_requests/1")
+
+
+def test_the_job_log_folds_each_cause_in_a_section_and_speaks_gitlab(
+    fake_gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    pipeline(fake_gitlab, {f"unit-tests {n}/3": TEST_LOG for n in range(1, 4)}, mr_iid=None)
+
+    result = run_guard(gitlab_env(fake_gitlab, tmp_path, mr_iid=None), tmp_path)
+
+    assert result.returncode == 0, result.log
+    log = result.stdout
+    for markdown in ("| Job |", "####", "<sub>", "```", "::group::", "::error"):
+        assert markdown not in log
+    lines = log.splitlines()  # the subprocess' text mode turned the marker's \r into a line end
+    starts = [n for n, line in enumerate(lines) if "section_start:" in line]
+    assert len(starts) == 1  # three jobs, one cause
+    assert "[collapsed=true]" in lines[starts[0]]
+    assert "unit-tests 1/3 and 2 more" in lines[starts[0] + 1]
+    assert log.count("section_end:") == 1
+    assert "in pipeline #" in log
+    assert "pull request" not in log.lower()

@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO, SHARED
 from fakes.github_api import FakeGitHub
-from pipeline_guard.forges.base import COMMENT_MARKER
+from pipeline_guard.forges.base import comment_marker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
@@ -101,14 +101,15 @@ def test_local_action_diagnoses_the_failed_step_and_comments(fake_github: FakeGi
     assert done.returncode != 0, "the job failed, so act must report a failure"
 
     printed = _step_lines(log)
-    diagnosis = [line for line in printed if "ci-logs/install.log" in line and "`network`" in line]
+    diagnosis = [line for line in printed if "ci-logs/install.log" in line and "network" in line]
     assert diagnosis, f"no category line in the job log:\n{tail}"
     assert any("npm ERR! code ECONNRESET" in line for line in printed)  # the decisive line
     assert re.search(r"::set-output:: category=network\b", log)
     assert re.search(r"::set-output:: action=comment\b", log)  # in-job mode cannot retry
+    assert not [line for line in printed if line.startswith(("| Job |", "####", "<sub>"))]
 
     comments = fake_github.comments(REPO_NAME, 7)
     assert len(comments) == 1, [comment.body[:200] for comment in comments]
-    assert COMMENT_MARKER in comments[0].body
+    assert comment_marker("pipeline-guard in-job (local action)") in comments[0].body
     assert "`network`" in comments[0].body
     assert fake_github.reruns == []

@@ -241,7 +241,8 @@ def test_component_include_retries_the_failed_job_and_notes_the_mr(
     assert note.startswith(COMMENT_MARKER)
     assert "`network`" in note
     assert "Re-ran `install`" in note
-    assert "### pipeline-guard: 1 failed job" in run.guard_log
+    assert "pipeline-guard: 1 failed job in pipeline #" in run.guard_log
+    assert "### " not in run.guard_log  # the job log is text, not the note's markdown
     assert GITLAB_TOKEN not in run.output + run.guard_log
     assert run.report is not None
     assert [job["name"] for job in run.report["jobs"]] == ["install"]

@@ -2,21 +2,69 @@
 
 Each sub-command lives in :mod:`pipeline_guard.cli.commands`; expected failures become one line and
 an exit code in :mod:`pipeline_guard.cli.error_handler` (2 for usage and configuration errors).
+The environment is read here, once, and passed down as values.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from pipeline_guard import __version__
+from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.cli.error_handler import run_guarded
 from pipeline_guard.cli.render import FORMATS
 from pipeline_guard.engine.prefilter import engine_name
 from pipeline_guard.errors import UsageError
+
+EXIT_CODES = """\
+exit codes:
+  0  done (for analyze: every input was diagnosed, whatever the diagnosis)
+  1  something pipeline-guard should have done failed (named on stderr); rules test: a failure
+  2  usage or configuration error (bad option, unreadable input, invalid rule/config/model)"""
+
+EXAMPLES = {
+    "pipeline-guard": """\
+examples:
+  pipeline-guard analyze build.log
+  pipeline-guard run --platform local --log-file 'logs/*.log'
+  pipeline-guard rules test .pipeline-guard/rules""",
+    "analyze": """\
+examples:
+  pipeline-guard analyze build.log test.log
+  gh run view 123 --log-failed | pipeline-guard analyze - --format markdown""",
+    "run": """\
+Options also come from action inputs (INPUT_<NAME>) and PIPELINE_GUARD_<NAME> variables.
+Environment: PIPELINE_GUARD_TOKEN (GitLab token), PIPELINE_GUARD_DEADLINE (seconds for all API
+calls, default 300), PIPELINE_GUARD_CACHE_DIR (off: no cache), NO_COLOR, FORCE_COLOR.
+
+examples:
+  pipeline-guard run                       # in GitHub Actions or GitLab CI: all is detected
+  pipeline-guard run --platform local --log-file 'logs/*.log' --report report.json""",
+    "rules": """\
+examples:
+  pipeline-guard rules test
+  pipeline-guard rules list --format json""",
+    "rules test": """\
+examples:
+  pipeline-guard rules test                         # the bundled and repository rules
+  pipeline-guard rules test --no-bundled my-rules/  # only yours""",
+    "rules list": """\
+examples:
+  pipeline-guard rules list --format json""",
+    "eval": """\
+examples:
+  pipeline-guard eval corpus/ --misses
+  pipeline-guard eval corpus/ --cv 5      # honest model scores (needs scikit-learn)""",
+    "train": """\
+examples:
+  pipeline-guard train corpus/ -o ci/model.npz   # then: model: ci/model.npz in the config""",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,15 +93,34 @@ class _Version(argparse.Action):
         parser.exit()
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pipeline-guard", description="Diagnose failed CI jobs from their logs.")
+def _command(
+    commands: argparse._SubParsersAction[_Parser], name: str, key: str, summary: str
+) -> _Parser:
+    """A sub-command whose --help has its description, defaults, an example and exit codes."""
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=summary[0].upper() + summary[1:] + ".",
+        epilog=f"{EXAMPLES[key]}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _parser() -> _Parser:
+    parser = _Parser(
+        prog="pipeline-guard",
+        description="Diagnose failed CI jobs from their logs; retry, comment or open fixes.",
+        epilog=f"{EXAMPLES['pipeline-guard']}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--version", action=_Version, help="show the version and the engine")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
 
-    analyze = commands.add_parser("analyze", help="diagnose CI log files")
+    analyze = _command(commands, "analyze", "analyze", "diagnose CI log files")
     analyze.add_argument("files", nargs="*", metavar="FILE", help="log files, or - for stdin")
-    analyze.add_argument("--format", choices=FORMATS, default="text")
+    analyze.add_argument(
+        "--format", choices=FORMATS, default="text", help="output format (default: %(default)s)"
+    )
     analyze.add_argument(
         "--baseline",
         metavar="GOOD.log",
@@ -61,33 +128,29 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_rules_option(analyze)
     _add_model_option(analyze)
+    _add_verbose_option(analyze)
 
     _add_run_parser(commands)
+    _add_rules_parser(commands)
 
-    rules = commands.add_parser("rules", help="test or list rules")
-    rule_commands = rules.add_subparsers(
-        dest="rules_command", metavar="ACTION", parser_class=_Parser
+    evaluate = _command(commands, "eval", "eval", "score diagnoses on a labelled corpus")
+    evaluate.add_argument(
+        "corpus", type=Path, metavar="CORPUS_DIR", help="labels.jsonl and cases/<id>.log"
     )
-    rule_commands.required = True
-    rules_test = rule_commands.add_parser("test", help="run every rule's examples")
-    rules_test.add_argument(
-        "dirs", nargs="*", type=Path, metavar="DIR", help="test only these rule folders or files"
+    evaluate.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="output format (default: %(default)s)",
     )
-    _add_bundled_option(rules_test)
-    rules_list = rule_commands.add_parser("list", help="list the loaded rules")
-    rules_list.add_argument("--format", choices=("text", "json"), default="text")
-    _add_rules_option(rules_list)
-
-    evaluate = commands.add_parser("eval", help="score diagnoses on a labelled corpus")
-    evaluate.add_argument("corpus", type=Path, metavar="CORPUS_DIR")
-    evaluate.add_argument("--format", choices=("text", "json"), default="text")
     evaluate.add_argument("--misses", action="store_true", help="list every wrong diagnosis")
     evaluate.add_argument(
         "--cv",
         type=int,
         default=0,
         metavar="K",
-        help="grouped K-fold cross-validation: train a model per fold (needs scikit-learn)",
+        help="grouped K-fold cross-validation: train a model per fold (needs scikit-learn; "
+        "default: off, score the loaded model pack)",
     )
     evaluate.add_argument(
         "--no-baseline",
@@ -103,13 +166,22 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_rules_option(evaluate)
     _add_model_option(evaluate)
+    _add_verbose_option(evaluate)
 
-    train = commands.add_parser("train", help="train a model pack on labelled corpora")
-    train.add_argument("corpora", nargs="+", type=Path, metavar="CORPUS_DIR")
-    train.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--epochs", type=int, default=40)
-    train.add_argument("--folds", type=int, default=5, help="folds of the calibration CV")
+    train = _command(commands, "train", "train", "train a model pack on labelled corpora")
+    train.add_argument(
+        "corpora", nargs="+", type=Path, metavar="CORPUS_DIR", help="labelled corpora"
+    )
+    train.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="MODEL", help="the pack to write"
+    )
+    train.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    train.add_argument(
+        "--epochs", type=int, default=40, help="passes over the data (default: %(default)s)"
+    )
+    train.add_argument(
+        "--folds", type=int, default=5, help="folds of the calibration CV (default: %(default)s)"
+    )
     train.add_argument(
         "--no-rule-examples",
         dest="rule_examples",
@@ -117,16 +189,45 @@ def _parser() -> argparse.ArgumentParser:
         help="do not add the rules' match examples to the training data",
     )
     _add_rules_option(train)
+    _add_verbose_option(train)
     return parser
 
 
-def _add_run_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
-    run = commands.add_parser(
-        "run",
-        help="diagnose a failed CI run and retry, comment or open fixes (the CI entry point)",
+def _add_rules_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    rules = _command(commands, "rules", "rules", "test or list rules")
+    rule_commands = rules.add_subparsers(
+        dest="rules_command", metavar="ACTION", parser_class=_Parser
     )
-    run.add_argument("--platform", help="github, gitlab or local (default: detected)")
-    run.add_argument("--mode", help="workflow_run, after-job or in-job (GitHub; default: detected)")
+    rule_commands.required = True
+    rules_test = _command(rule_commands, "test", "rules test", "run every rule's examples")
+    rules_test.add_argument(
+        "dirs", nargs="*", type=Path, metavar="DIR", help="test only these rule folders or files"
+    )
+    _add_bundled_option(rules_test)
+    _add_verbose_option(rules_test)
+    rules_list = _command(rule_commands, "list", "rules list", "list the loaded rules")
+    rules_list.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="output format (default: %(default)s)",
+    )
+    _add_rules_option(rules_list)
+    _add_verbose_option(rules_list)
+
+
+def _add_run_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    run = _command(
+        commands,
+        "run",
+        "run",
+        "diagnose a failed CI run and retry, comment or open fixes (the CI entry point)",
+    )
+    run.add_argument(
+        "--platform",
+        help="github, gitlab or local (default: detected from GITHUB_ACTIONS / GITLAB_CI)",
+    )
+    run.add_argument("--mode", help="GitHub: workflow_run, after-job or in-job (default: detected)")
     run.add_argument(
         "--log-file",
         dest="log_files",
@@ -135,20 +236,49 @@ def _add_run_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="GLOB",
         help="read these log files instead of asking the forge (repeatable; globs allowed)",
     )
-    run.add_argument("--config", type=Path, metavar="PATH", help="config file to use")
+    run.add_argument(
+        "--config", type=Path, metavar="PATH", help="config file (default: .pipeline-guard.yml)"
+    )
     dry = run.add_mutually_exclusive_group()
-    dry.add_argument("--dry-run", action="store_true", default=None, help="change nothing")
-    dry.add_argument("--no-dry-run", dest="dry_run", action="store_false")
-    run.add_argument("--no-comment", dest="comment", action="store_false", default=None)
-    run.add_argument("--report", type=Path, metavar="PATH", help="JSON report file to write")
-    run.add_argument("--workspace", type=Path, metavar="DIR", help="the checked-out repository")
+    dry.add_argument(
+        "--dry-run", action="store_true", default=None, help="print the plan, change nothing"
+    )
+    dry.add_argument(
+        "--no-dry-run",
+        dest="dry_run",
+        action="store_false",
+        help="act even if the config says dry-run",
+    )
+    run.add_argument(
+        "--no-comment",
+        dest="comment",
+        action="store_false",
+        default=None,
+        help="do not post or edit the PR/MR comment",
+    )
+    run.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="JSON report file to write (default: pipeline-guard-report.json)",
+    )
+    run.add_argument(
+        "--workspace",
+        type=Path,
+        metavar="DIR",
+        help="the checked-out repository (default: GITHUB_WORKSPACE, CI_PROJECT_DIR or .)",
+    )
     _add_rules_option(run)
     _add_model_option(run)
+    _add_verbose_option(run)
 
 
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--model", type=Path, metavar="PATH", help="model pack to use instead of the bundled one"
+        "--model",
+        type=Path,
+        metavar="PATH",
+        help="model pack to use (default: `model:` of .pipeline-guard.yml, else the bundled one)",
     )
     parser.add_argument(
         "--no-model", dest="use_model", action="store_false", help="rules only, no model pack"
@@ -164,6 +294,15 @@ def _add_bundled_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_verbose_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show the log messages of the libraries used (HTTP retries, ...)",
+    )
+
+
 def _add_rules_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rules",
@@ -176,7 +315,8 @@ def _add_rules_option(parser: argparse.ArgumentParser) -> None:
     _add_bundled_option(parser)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+    cache = cache_dir(env)
     if args.command == "analyze":
         from pipeline_guard.cli.commands import analyze
 
@@ -187,6 +327,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             bundled=args.bundled,
             model_path=args.model,
             use_model=args.use_model,
+            env=env,
             baseline=args.baseline,
         )
     if args.command == "run":
@@ -205,17 +346,18 @@ def _dispatch(args: argparse.Namespace) -> int:
             bundled=args.bundled,
             model_path=args.model,
             use_model=args.use_model,
+            env=env,
         )
     if args.command == "rules":
         from pipeline_guard.cli.commands import rules
 
         if args.rules_command == "test":
-            return rules.run_tests(args.dirs, args.bundled)
-        return rules.list_rules(args.rules, args.format, args.bundled)
+            return rules.run_tests(args.dirs, args.bundled, cache=cache)
+        return rules.list_rules(args.rules, args.format, args.bundled, cache=cache)
     if args.command == "train":
         from pipeline_guard.cli.commands import train
 
-        return train.run(args.corpora, args.output, args.rules, args.bundled, args)
+        return train.run(args.corpora, args.output, args.rules, args.bundled, args, cache=cache)
     from pipeline_guard.cli.commands import evaluate
 
     return evaluate.run(
@@ -227,15 +369,38 @@ def _dispatch(args: argparse.Namespace) -> int:
         model_path=args.model,
         use_model=args.use_model,
         folds=args.cv,
+        cache=cache,
         use_baseline=args.use_baseline,
         ablation=args.ablation,
     )
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def quiet_libraries(verbose: bool) -> None:
+    """Library loggers (PyGithub's "Request ... failed with 403", urllib3's retries) print
+    nothing unless ``--verbose``: pipeline-guard says what failed once, in its own words.
+
+    A level switch rather than handlers: PyGithub attaches its own stderr handler at INFO when
+    it is imported (lazily, long after this runs), so only ``logging.disable`` reaches it."""
+    if verbose:
+        logging.disable(logging.NOTSET)
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    else:
+        logging.disable(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
     def command() -> int:
-        args = _parser().parse_args(argv)
-        return _dispatch(args)
+        arguments = sys.argv[1:] if argv is None else list(argv)
+        parser = _parser()
+        if not arguments:
+            parser.print_help()
+            return 0
+        args = parser.parse_args(arguments)
+        if args.command is None:  # only --version-like options: argparse handled them
+            parser.print_help()
+            return 0
+        quiet_libraries(getattr(args, "verbose", False))
+        return _dispatch(args, os.environ if env is None else env)
 
     return run_guarded(command)
 

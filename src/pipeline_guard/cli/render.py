@@ -12,25 +12,25 @@ one entry per input, in input order. An input that could not be read keeps its p
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from pipeline_guard.categories import Action
 from pipeline_guard.engine.analysis import LogResult
 from pipeline_guard.engine.diagnosis import Diagnosis
-from pipeline_guard.markdown import evidence_block
+from pipeline_guard.markdown import evidence_block, percent
 
 FORMATS = ("text", "json", "markdown")
 
 
-def use_colour(stream: TextIO) -> bool:
-    """Colour for a terminal, unless NO_COLOR is set; FORCE_COLOR forces it."""
-    if os.environ.get("NO_COLOR"):
+def use_colour(stream: TextIO, env: Mapping[str, str], *, ci_log: bool = False) -> bool:
+    """Colour for a terminal, unless NO_COLOR is set; FORCE_COLOR forces it. ``ci_log``: the
+    stream is a GitHub/GitLab job log, which renders colours although it is not a TTY."""
+    if env.get("NO_COLOR"):
         return False
-    if os.environ.get("FORCE_COLOR"):
+    if env.get("FORCE_COLOR"):
         return True
-    return stream.isatty()
+    return ci_log or stream.isatty()
 
 
 def render(outcomes: Sequence[LogResult], fmt: str, colour: bool = False) -> str:
@@ -54,7 +54,9 @@ def render_json(outcomes: Sequence[LogResult]) -> str:
     )
 
 
-class _Style:
+class Style:
+    """ANSI styling that is a no-op when colour is off."""
+
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
 
@@ -62,28 +64,28 @@ class _Style:
         return f"\x1b[{code}m{text}\x1b[0m" if self.enabled else text
 
 
-_ACTION_COLOUR = {Action.RETRY: "33", Action.FIX_PR: "32", Action.COMMENT: "31"}
+_ACTION_COLOUR = {Action.RETRY: "33", Action.FIX_PR: "32", Action.COMMENT: "31", Action.NONE: "2"}
 
 
 def render_text(outcomes: Sequence[LogResult], colour: bool = False) -> str:
-    style = _Style(colour)
-    blocks = []
-    for outcome in outcomes:
-        if outcome.diagnosis is None:
-            blocks.append(
-                f"{style(outcome.source, '1')}\n  {style('error:', '31;1')} {outcome.error}\n"
-            )
-        else:
-            blocks.append(_text_block(outcome.diagnosis, style))
-    return "\n".join(blocks)
+    """Diagnoses for a terminal. Inputs that could not be read are left out: their one-line
+    error goes to stderr only, so it is said once."""
+    style = Style(colour)
+    return "\n".join(
+        text_block(outcome.diagnosis, style) for outcome in outcomes if outcome.diagnosis
+    )
 
 
-def _text_block(diagnosis: Diagnosis, style: _Style) -> str:
+def text_block(diagnosis: Diagnosis, style: Style, name: str | None = None) -> str:
+    """One diagnosis as coloured text; ``name`` (a job's) replaces the source and the default
+    action, since the guard then says what it really did."""
     colour = _ACTION_COLOUR[diagnosis.action]
     decided = f"rule {diagnosis.rule}" if diagnosis.rule else "no rule matched"
-    facts = f"action: {diagnosis.action} · confidence {diagnosis.confidence:.2f} · {decided}"
+    facts = f"{percent(diagnosis.confidence)} sure · {decided}"
+    if name is None:
+        facts = f"action: {diagnosis.action} · {facts}"
     lines = [
-        f"{style(diagnosis.source, '1')}  {style(str(diagnosis.category), colour + ';1')}"
+        f"{style(name or diagnosis.source, '1')}  {style(str(diagnosis.category), colour + ';1')}"
         f"  {style(facts, '2')}",
         f"  {style(diagnosis.title, '1')}",
     ]
@@ -106,18 +108,16 @@ def _text_block(diagnosis: Diagnosis, style: _Style) -> str:
 
 
 def render_markdown(outcomes: Sequence[LogResult]) -> str:
-    return "\n".join(_markdown_block(outcome) for outcome in outcomes)
+    """Diagnoses as the PR comment shows them; unreadable inputs are said on stderr only."""
+    return "\n".join(_markdown_block(o.diagnosis) for o in outcomes if o.diagnosis)
 
 
-def _markdown_block(outcome: LogResult) -> str:
-    diagnosis = outcome.diagnosis
-    if diagnosis is None:
-        return f"### `{outcome.source}`\n\n**Error:** {outcome.error}\n"
+def _markdown_block(diagnosis: Diagnosis) -> str:
     decided = f"rule `{diagnosis.rule}`" if diagnosis.rule else "no rule matched"
     parts = [
         f"### {diagnosis.title}\n",
-        f"**{diagnosis.category}** · action: {diagnosis.action} · confidence "
-        f"{diagnosis.confidence:.0%} · {decided} · `{diagnosis.source}`"
+        f"**{diagnosis.category}** · action: {diagnosis.action} · "
+        f"{percent(diagnosis.confidence)} sure · {decided} · `{diagnosis.source}`"
         + (f" · step `{diagnosis.step}`" if diagnosis.step else "")
         + (" · compared with the last green log" if diagnosis.baseline else "")
         + "\n",

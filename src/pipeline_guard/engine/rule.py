@@ -138,9 +138,14 @@ def bundled_rules_dir() -> Path:
 
 
 def load_rules(
-    extra_dirs: Sequence[Path] = (), *, bundled: bool = True, repo_root: Path | None = None
+    extra_dirs: Sequence[Path] = (),
+    *,
+    bundled: bool = True,
+    repo_root: Path | None = None,
+    cache: Path | None = None,
 ) -> list[Rule]:
-    """The bundled pack, then repo-local rules, then ``extra_dirs``; later ids replace earlier."""
+    """The bundled pack, then repo-local rules, then ``extra_dirs``; later ids replace earlier.
+    ``cache``: the rule cache's directory (:mod:`.rule_cache`), None for no cache."""
     dirs: list[Path] = []
     if bundled:
         dirs.append(bundled_rules_dir())
@@ -153,20 +158,20 @@ def load_rules(
         dirs.append(directory)
     by_id: dict[str, Rule] = {}
     for directory in dirs:
-        for rule in load_rule_dir(directory):
+        for rule in load_rule_dir(directory, cache):
             by_id[rule.id] = rule
     return list(by_id.values())
 
 
-def load_rule_dir(directory: Path) -> list[Rule]:
+def load_rule_dir(directory: Path, cache: Path | None = None) -> list[Rule]:
     """Every rule of every ``*.yml``/``*.yaml`` file of a folder (or of one file), in order."""
     if directory.is_file():
-        return load_rule_file(directory)
+        return load_rule_file(directory, cache)
     files = sorted([*directory.rglob("*.yml"), *directory.rglob("*.yaml")])
     rules: list[Rule] = []
     seen: dict[str, Path] = {}
     for path in files:
-        for rule in load_rule_file(path):
+        for rule in load_rule_file(path, cache):
             if rule.id in seen:
                 raise RuleError(f"{path}: rule {rule.id}: id already used in {seen[rule.id]}")
             seen[rule.id] = path
@@ -174,7 +179,7 @@ def load_rule_dir(directory: Path) -> list[Rule]:
     return rules
 
 
-def load_rule_file(path: Path) -> list[Rule]:
+def load_rule_file(path: Path, cache: Path | None = None) -> list[Rule]:
     """Parse and validate one rule file; any problem is one :class:`RuleError` line.
 
     A file loaded before with the same bytes comes from :mod:`pipeline_guard.engine.rule_cache`.
@@ -183,7 +188,7 @@ def load_rule_file(path: Path) -> list[Rule]:
         data = path.read_bytes()
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    cached = rule_cache.read_entry(data)
+    cached = rule_cache.read_entry(data, cache)
     if cached is not None:
         remember_needles(rule_cache.needles_from(cached))
         return [_construct(path, raw) for raw in cached["rules"]]
@@ -191,7 +196,7 @@ def load_rule_file(path: Path) -> list[Rule]:
     needles = {pattern: derive_needles(pattern) for rule in rules for pattern in rule.patterns}
     for rule in rules:
         rule_needles(rule)  # a pattern with nothing to scan for is a rule error
-    rule_cache.write_entry(data, [rule.model_dump(mode="json") for rule in rules], needles)
+    rule_cache.write_entry(data, [rule.model_dump(mode="json") for rule in rules], needles, cache)
     return rules
 
 

@@ -9,8 +9,9 @@ versions of pipeline-guard and of the needle derivation: a changed file or a new
 misses the cache. Entries are written atomically; a cache that cannot be read or written is
 ignored (the rules are then loaded the slow way), never an error.
 
-Location: ``$PIPELINE_GUARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/pipeline-guard``, else
-``~/.cache/pipeline-guard``. Set ``PIPELINE_GUARD_CACHE_DIR=off`` to disable it. Any command
+Location: the directory the CLI passes down, from :func:`pipeline_guard.cache_dir.cache_dir`
+(``$PIPELINE_GUARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/pipeline-guard``, else
+``~/.cache/pipeline-guard``); ``None`` (``PIPELINE_GUARD_CACHE_DIR=off``) disables it. Any command
 that loads the rules fills it (``pipeline-guard rules list``), so a container image can warm it
 at build time: the first run then starts as fast as the later ones. The same directory keeps
 the compiled Hyperscan database of the pack's needles (:func:`compiled_database`), which a
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_guard import __version__
+from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.engine.needle import KEYWORDS_VERSION, Needle
 from pipeline_guard.engine.prefilter import (
     bytewise,
@@ -41,23 +43,14 @@ from pipeline_guard.engine.prefilter import (
 CACHE_FORMAT = 3  # 2: rules carry severity and recovered_when; 3: needle derivation 4
 
 
-def cache_dir() -> Path | None:
-    configured = os.environ.get("PIPELINE_GUARD_CACHE_DIR")
-    if configured:
-        return None if configured.lower() == "off" else Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "pipeline-guard"
-
-
 def entry_key(data: bytes) -> str:
     digest = hashlib.sha256(f"{CACHE_FORMAT}/{__version__}/{KEYWORDS_VERSION}\n".encode())
     digest.update(data)
     return digest.hexdigest()
 
 
-def read_entry(data: bytes) -> dict[str, Any] | None:
-    """The cached load of a rule file with these bytes, or None."""
-    directory = cache_dir()
+def read_entry(data: bytes, directory: Path | None) -> dict[str, Any] | None:
+    """The cached load of a rule file with these bytes from ``directory``, or None."""
     if directory is None:
         return None
     try:
@@ -70,10 +63,12 @@ def read_entry(data: bytes) -> dict[str, Any] | None:
 
 
 def write_entry(
-    data: bytes, rules: list[dict[str, Any]], needles: dict[str, tuple[Needle, ...] | None]
+    data: bytes,
+    rules: list[dict[str, Any]],
+    needles: dict[str, tuple[Needle, ...] | None],
+    directory: Path | None,
 ) -> None:
     """Remember a validated load; silently does nothing if the cache is not writable."""
-    directory = cache_dir()
     if directory is None:
         return
     entry = {
@@ -115,7 +110,10 @@ def compiled_database(regexes: Sequence[str]) -> Any:
     release = getattr(hyperscan, "__version__", "")
     key = hashlib.sha256(f"{CACHE_FORMAT}/{release}/{platform.machine()}\n".encode())
     key.update("\n".join(bytewise(regex) for regex in regexes).encode("utf-8"))
-    directory = cache_dir()
+    # The opt-in Hyperscan engine is reached from deep inside the matcher: it still asks the
+    # environment itself (through the one cache-directory function) until the matcher is given
+    # the directory like the rule loader is.
+    directory = cache_dir(os.environ)
     path = None if directory is None else directory / f"hyperscan-{key.hexdigest()}.db"
     if path is not None:
         try:

@@ -10,7 +10,8 @@ decide anything, they do what the plan says and raise :class:`~pipeline_guard.er
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -18,7 +19,17 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline_guard.context import RunContext
 
-COMMENT_MARKER = "<!-- pipeline-guard:comment -->"
+COMMENT_MARKER = "<!-- pipeline-guard:comment -->"  # runs that name no workflow (GitLab)
+
+
+def comment_marker(workflow: str | None) -> str:
+    """The hidden marker of our comment for one watched workflow: one comment per PR per
+    workflow, so two workflows failing on one PR each keep their diagnosis visible, and each
+    run edits only its own comment (no read-modify-write race between two runs)."""
+    if not workflow:
+        return COMMENT_MARKER
+    safe = re.sub(r"[^\w .()/+-]|-(?=-)", "_", workflow)[:100]  # nothing can close the comment
+    return f'<!-- pipeline-guard:comment workflow="{safe}" -->'
 
 
 class FailedJob(BaseModel):
@@ -88,8 +99,11 @@ class Forge(Protocol):
     # The number of the PR/MR the run belongs to, also for fork PRs (by head SHA).
     def find_change_request(self) -> int | None: ...
 
-    # Create or edit our one comment (found by COMMENT_MARKER); returns its URL.
-    def upsert_comment(self, number: int, body: str) -> str: ...
+    # Create or edit our one comment (found by `marker`); returns its URL.
+    def upsert_comment(self, number: int, body: str, marker: str) -> str: ...
+
+    # Edit our comment (found by `marker`) with `edit(old body)`, if there is one: its URL.
+    def edit_comment(self, number: int, marker: str, edit: Callable[[str], str]) -> str | None: ...
 
     # Open (or update) the fix PR/MR; returns its URL. Finds an earlier one by branch name.
     def open_fix(self, fix: FixRequest) -> str: ...

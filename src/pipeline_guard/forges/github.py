@@ -20,9 +20,9 @@ from pydantic import SecretStr
 
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.errors import ConfigError, ForgeError, PermissionMissing, TokenMissing
-from pipeline_guard.forges.base import COMMENT_MARKER, FailedJob, FixRequest, RunOptions
+from pipeline_guard.forges.base import FailedJob, FixRequest, RunOptions
 from pipeline_guard.forges.download import stream_to_file
-from pipeline_guard.forges.resilience import Deadline
+from pipeline_guard.forges.resilience import Deadline, deadline_from
 
 NAME = "github"
 FAILED_CONCLUSIONS = frozenset({"failure", "timed_out", "startup_failure"})
@@ -72,6 +72,7 @@ def read_context(env: Mapping[str, str], options: RunOptions) -> RunContext:
         "workspace": options.workspace,
         "token": _secret(env.get("INPUT_GITHUB-TOKEN") or env.get("GITHUB_TOKEN")),
         "fix_token": _secret(env.get("INPUT_FIX-TOKEN")),
+        "deadline": deadline_from(env),
     }
     if mode == Mode.WORKFLOW_RUN:
         return RunContext(**common, **_workflow_run_fields(event, repository))
@@ -103,6 +104,9 @@ def _workflow_run_fields(event: Mapping[str, Any], repository: str) -> dict[str,
         "run_id": run.get("id"),
         "run_attempt": run.get("run_attempt") or 1,
         "run_url": run.get("html_url"),
+        "workflow": run.get("name"),
+        "run_number": run.get("run_number"),
+        "conclusion": run.get("conclusion"),
         "head_sha": run.get("head_sha"),
         "head_branch": run.get("head_branch"),
         "pr_number": pulls[0].get("number") if pulls else None,
@@ -121,6 +125,10 @@ def _current_run_fields(
         "run_id": int(run_id) if run_id and run_id.isdigit() else None,
         "run_attempt": int(env.get("GITHUB_RUN_ATTEMPT") or 1),
         "run_url": f"{server}/{repository}/actions/runs/{run_id}" if run_id else None,
+        "workflow": env.get("GITHUB_WORKFLOW") or None,
+        "run_number": int(number)
+        if (number := env.get("GITHUB_RUN_NUMBER", "")).isdigit()
+        else None,
         "head_sha": _dig(pull, "head", "sha") if pull else env.get("GITHUB_SHA"),
         "head_branch": _dig(pull, "head", "ref") if pull else env.get("GITHUB_REF_NAME"),
         "pr_number": pull.get("number") if pull else None,
@@ -184,7 +192,7 @@ class GitHubForge:
 
         assert context.token is not None
         self.context = context
-        self.deadline = deadline or Deadline()
+        self.deadline = deadline or Deadline(context.deadline)
         retry = GithubRetry(
             total=3,
             backoff_factor=0.5,
@@ -294,21 +302,37 @@ class GitHubForge:
             url = f"{self.repo.url}/actions/runs/{self.context.run_id}/rerun-failed-jobs"
         self._call("re-run jobs", lambda: self.github.requester.requestJsonAndCheck("POST", url))
 
-    def upsert_comment(self, number: int, body: str) -> str:
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
         comments_url = f"{self.repo.url}/issues/{number}/comments"
-        requester = self.github.requester
 
         def upsert() -> str:
-            for comment in self._paginated_raw(comments_url, None):
-                if COMMENT_MARKER in (comment.get("body") or ""):
-                    _, data = requester.requestJsonAndCheck(
-                        "PATCH", str(comment["url"]), input={"body": body}
-                    )
-                    return str(data.get("html_url") or comment.get("html_url"))
-            _, data = requester.requestJsonAndCheck("POST", comments_url, input={"body": body})
+            url = self._edit_marked(comments_url, marker, lambda _old: body)
+            if url is not None:
+                return url
+            _, data = self.github.requester.requestJsonAndCheck(
+                "POST", comments_url, input={"body": body}
+            )
             return str(data.get("html_url"))
 
         return self._call("comment on the pull request", upsert)
+
+    def edit_comment(self, number: int, marker: str, edit: Callable[[str], str]) -> str | None:
+        comments_url = f"{self.repo.url}/issues/{number}/comments"
+        return self._call(
+            "comment on the pull request", lambda: self._edit_marked(comments_url, marker, edit)
+        )
+
+    def _edit_marked(
+        self, comments_url: str, marker: str, edit: Callable[[str], str]
+    ) -> str | None:
+        for comment in self._paginated_raw(comments_url, None):
+            old = comment.get("body") or ""
+            if marker in old:
+                _, data = self.github.requester.requestJsonAndCheck(
+                    "PATCH", str(comment["url"]), input={"body": edit(old)}
+                )
+                return str(data.get("html_url") or comment.get("html_url"))
+        return None
 
     def open_fix(self, fix: FixRequest) -> str:
         """Push one commit to ``fix.branch`` through the git database API, then open or find

@@ -31,8 +31,8 @@ from pydantic import SecretStr
 
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.errors import ForgeError, PermissionMissing, TokenMissing
-from pipeline_guard.forges.base import COMMENT_MARKER, FailedJob, FixRequest, RunOptions
-from pipeline_guard.forges.resilience import Deadline, backoff, retry_wait
+from pipeline_guard.forges.base import FailedJob, FixRequest, RunOptions
+from pipeline_guard.forges.resilience import Deadline, backoff, deadline_from, retry_wait
 
 NAME = "gitlab"
 TIMEOUT = 15
@@ -79,6 +79,7 @@ def read_context(env: Mapping[str, str], options: RunOptions) -> RunContext:
         token=SecretStr(token) if token else None,
         fix_token=SecretStr(token) if token else None,
         job_token=SecretStr(env["CI_JOB_TOKEN"]) if env.get("CI_JOB_TOKEN") else None,
+        deadline=deadline_from(env),
     )
 
 
@@ -125,7 +126,7 @@ class GitLabForge:
         import gitlab  # noqa: PLC0415 - heavy, only when needed
 
         self.context = context
-        self.deadline = deadline or Deadline()
+        self.deadline = deadline or Deadline(context.deadline)
         base = context.api_url.removesuffix("/api/v4")
         if context.token is None and context.job_token is None:
             raise TokenMissing(f"no GitLab API token was given: {TOKEN_HELP}")
@@ -215,31 +216,42 @@ class GitLabForge:
     def _retrier(self, job_id: int) -> Callable[[], object]:
         return lambda: self.project.jobs.get(job_id, lazy=True).retry()
 
-    def upsert_comment(self, number: int, body: str) -> str:
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
         """Edit our note (the newest that carries the marker and that we may edit), else create
         one. Only a note's author may edit it: a note with the marker written by someone else
         (a quote, or a note left by an earlier token's user) answers 403 and is passed over."""
-        from gitlab.exceptions import GitlabUpdateError  # noqa: PLC0415
 
         def upsert() -> str:
+            url = self._edit_marked(number, marker, lambda _old: body)
+            if url is not None:
+                return url
             mr = self.project.mergerequests.get(number, lazy=True)
-            for note in mr.notes.list(iterator=True):
-                if getattr(note, "system", False) or COMMENT_MARKER not in (note.body or ""):
-                    continue
-                note.body = body
-                try:
-                    note.save()
-                except GitlabUpdateError as exc:
-                    if exc.response_code == 403 and "insufficient_scope" not in str(
-                        exc.error_message
-                    ):
-                        continue
-                    raise
-                return self._note_url(number, int(note.id))
             created = mr.notes.create({"body": body})
             return self._note_url(number, int(created.id))
 
         return self._call("comment on the merge request", upsert)
+
+    def edit_comment(self, number: int, marker: str, edit: Callable[[str], str]) -> str | None:
+        return self._call(
+            "comment on the merge request", lambda: self._edit_marked(number, marker, edit)
+        )
+
+    def _edit_marked(self, number: int, marker: str, edit: Callable[[str], str]) -> str | None:
+        from gitlab.exceptions import GitlabUpdateError  # noqa: PLC0415
+
+        mr = self.project.mergerequests.get(number, lazy=True)
+        for note in mr.notes.list(iterator=True):
+            if getattr(note, "system", False) or marker not in (note.body or ""):
+                continue
+            note.body = edit(note.body)
+            try:
+                note.save()
+            except GitlabUpdateError as exc:
+                if exc.response_code == 403 and "insufficient_scope" not in str(exc.error_message):
+                    continue
+                raise
+            return self._note_url(number, int(note.id))
+        return None
 
     def _note_url(self, iid: int, note_id: int) -> str:
         base = f"{self.context.server_url}/{self.context.repository}"

@@ -6,7 +6,7 @@ the markdown and JSON report; it never retries, comments or opens anything.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pipeline_guard.context import Mode, Platform, RunContext
@@ -53,8 +53,11 @@ class LocalForge:
     def find_change_request(self) -> int | None:
         return None
 
-    def upsert_comment(self, number: int, body: str) -> str:
+    def upsert_comment(self, number: int, body: str, marker: str) -> str:
         raise ForgeError("local mode cannot comment")
+
+    def edit_comment(self, number: int, marker: str, edit: Callable[[str], str]) -> str | None:
+        return None
 
     def open_fix(self, fix: FixRequest) -> str:
         raise ForgeError("local mode cannot open pull requests")

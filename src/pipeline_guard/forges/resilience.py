@@ -7,7 +7,6 @@ keep the job running for an hour: the guard stops asking and reports what it has
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping
 
@@ -18,10 +17,11 @@ MAX_WAIT = 60.0  # never sleep longer than this for one retry
 
 
 class Deadline:
-    """Seconds left of the run's forge budget (``PIPELINE_GUARD_DEADLINE`` overrides it)."""
+    """Seconds left of the run's forge budget (``RunContext.deadline``, which each forge's
+    context reader takes from ``PIPELINE_GUARD_DEADLINE``; else the default)."""
 
     def __init__(self, seconds: float | None = None) -> None:
-        budget = seconds if seconds is not None else _budget_from_env()
+        budget = seconds if seconds is not None else DEFAULT_BUDGET
         self.expires = time.monotonic() + budget
 
     @property
@@ -38,12 +38,14 @@ class Deadline:
             raise ForgeError(f"gave up {doing}: the forge API time budget is spent")
 
 
-def _budget_from_env() -> float:
-    value = os.environ.get("PIPELINE_GUARD_DEADLINE", "")
+def deadline_from(env: Mapping[str, str]) -> float | None:
+    """``PIPELINE_GUARD_DEADLINE`` in seconds, read by each forge's context reader (the edge);
+    unset or not a positive number: None (the default budget)."""
     try:
-        return float(value) if value else DEFAULT_BUDGET
+        seconds = float(env.get("PIPELINE_GUARD_DEADLINE") or "nan")
     except ValueError:
-        return DEFAULT_BUDGET
+        return None
+    return seconds if seconds > 0 else None
 
 
 def retry_wait(status: int, headers: Mapping[str, str], attempt: int) -> float | None:

@@ -34,15 +34,13 @@ jail (``docs/fixers.md``), and ``.npmrc``'s ``git=`` / ``script-shell`` are neve
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from pipeline_guard.categories import Category
+from pipeline_guard.categories import Action, Category
 from pipeline_guard.errors import ConfigError
 
 CONFIG_FILE = ".pipeline-guard.yml"
-ActionName = Literal["retry", "comment", "fix-pr", "none"]
 
 
 def _kebab(name: str) -> str:
@@ -90,7 +88,7 @@ class RepoConfig(_Section):
     model: str | None = Field(None, description="model pack path, or `none` for rules only")
     comment: bool = Field(True, description="post one PR/MR comment, edited in place")
     dry_run: bool = Field(False, description="print the plan and change nothing")
-    actions: dict[Category, ActionName] = Field(
+    actions: dict[Category, Action] = Field(
         default_factory=dict, description="action per failure category"
     )
     retry: RetryConfig = RetryConfig()
@@ -119,10 +117,19 @@ def load_config(repo_root: Path | None = None, path: Path | None = None) -> Repo
     try:
         return RepoConfig.model_validate(document or {})
     except ValidationError as exc:
-        error = exc.errors()[0]
+        raise ConfigError(f"{path}: {_problems(exc)}") from None
+
+
+def _problems(exc: ValidationError) -> str:
+    """Every problem pydantic found, on one line: a user fixes them all in one go."""
+    problems = []
+    for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"]) or "(top level)"
         problem = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        raise ConfigError(f"{path}: {key}: {problem}") from None
+        problems.append(f"{key}: {problem}")
+    if len(problems) == 1:
+        return problems[0]
+    return f"{len(problems)} problems: " + "; ".join(problems)
 
 
 def json_schema() -> dict[str, object]:

@@ -75,7 +75,7 @@ def prepare_fix(
     if fixer is None:
         raise FixError(f"no fixer for `{fix_id}`")
     if context.from_fork:
-        raise FixError("no fixes for pull requests from forks")
+        raise FixError(f"no fixes for {context.request_name}s from forks")
     workspace = context.workspace.resolve()
     _check_checkout(workspace, context.head_sha)
     seal_process()
@@ -328,10 +328,30 @@ def _body(
             "```",
             "",
             "Merge it into the failing branch to turn the check green. A later run with the "
-            "same failure updates this pull request instead of opening another.",
+            f"same failure updates this {context.request_name} instead of opening another.",
         ]
     )
 
 
 def _git_text(workspace: Path, *args: str) -> str:
     return git(workspace, *args).decode("utf-8", "replace")
+
+
+def checkout_problem(workspace: Path, head_sha: str | None) -> str | None:
+    """Why no fix can be made in ``workspace``, in words that say what would enable it; None
+    when it is a checkout of the failing commit. Asked before any fixer is installed or run."""
+    try:
+        head = _git_text(workspace.resolve(), "rev-parse", "HEAD").strip()
+    except FixError:
+        return (
+            "fixes need the failing commit checked out, and the workspace is not a git "
+            "checkout (on GitHub, add `actions/checkout` with "
+            "`ref: ${{ github.event.workflow_run.head_sha }}` before pipeline-guard)"
+        )
+    if head_sha and head != head_sha:
+        return (
+            f"fixes need the failing commit checked out, and the workspace is at {head[:12]}, "
+            f"not the failing commit {head_sha[:12]} (on GitHub: `actions/checkout` with "
+            "`ref: ${{ github.event.workflow_run.head_sha }}`)"
+        )
+    return None

@@ -13,7 +13,6 @@ attempt of the budget.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -23,8 +22,6 @@ from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.forges.base import FailedJob
 from pipeline_guard.guard.config import RepoConfig
 
-PlannedAction = Literal["retry", "comment", "fix-pr", "none"]
-
 
 class JobPlan(BaseModel):
     """One failed job: its diagnosis and what to do about it, with the reason in words."""
@@ -33,7 +30,8 @@ class JobPlan(BaseModel):
 
     job: FailedJob
     diagnosis: Diagnosis
-    action: PlannedAction
+    action: Action  # what will be attempted
+    wanted: Action  # what the config (or the default) asked for; differs when refused
     reason: str
 
 
@@ -50,14 +48,14 @@ class Plan(BaseModel):
     @property
     def retry(self) -> tuple[FailedJob, ...]:
         """The jobs to re-run."""
-        return tuple(job.job for job in self.jobs if job.action == "retry")
+        return tuple(job.job for job in self.jobs if job.action == Action.RETRY)
 
     @property
     def fixes(self) -> tuple[JobPlan, ...]:
         """The jobs to open a fix for: the first of each fix id (one PR per fix)."""
         first: dict[str, JobPlan] = {}
         for job in self.jobs:
-            if job.action == "fix-pr" and job.diagnosis.fix:
+            if job.action == Action.FIX_PR and job.diagnosis.fix:
                 first.setdefault(job.diagnosis.fix, job)
         return tuple(first.values())
 
@@ -71,15 +69,12 @@ def _weight(job: JobPlan) -> tuple[bool, float]:
     return (job.diagnosis.category != Category.UNKNOWN, job.diagnosis.confidence)
 
 
-def wanted_action(diagnosis: Diagnosis, config: RepoConfig) -> PlannedAction:
+def wanted_action(diagnosis: Diagnosis, config: RepoConfig) -> Action:
     """The configured action for the diagnosis' category, else the product default."""
     configured = config.actions.get(diagnosis.category)
     if configured is not None:
         return configured
-    default = default_action(diagnosis.category, diagnosis.fix)
-    return (
-        "retry" if default == Action.RETRY else "fix-pr" if default == Action.FIX_PR else "comment"
-    )
+    return default_action(diagnosis.category, diagnosis.fix)
 
 
 def decide(
@@ -88,10 +83,14 @@ def decide(
     diagnosed: Sequence[tuple[FailedJob, Diagnosis]],
     *,
     has_fixer: frozenset[str] = frozenset(),
+    checkout_problem: str | None = None,
 ) -> Plan:
-    """The plan for this run. ``has_fixer`` lists the fix ids a fixer exists for."""
+    """The plan for this run. ``has_fixer`` lists the fix ids a fixer exists for;
+    ``checkout_problem`` says why the workspace cannot take a fix (no checkout, another
+    commit), found at the edge, so no fixer is installed or run for nothing."""
     wanted = [(job, diagnosis, wanted_action(diagnosis, config)) for job, diagnosis in diagnosed]
     retry_ok, retry_note = _may_retry(context, config, wanted)
+    fix_blocker = _fix_blocker(context, checkout_problem)
     notes = [retry_note] if retry_note else []
     plans = []
     for job, diagnosis, action in wanted:
@@ -103,10 +102,14 @@ def decide(
             retry_ok=retry_ok,
             retry_note=retry_note,
             has_fixer=has_fixer,
+            fix_blocker=fix_blocker,
         )
-        plans.append(JobPlan(job=job, diagnosis=diagnosis, action=final, reason=reason))
-        if action == "fix-pr" and final != "fix-pr" and diagnosis.fix:
-            notes.append(f"No fix PR for `{job.name}`: {reason}.")
+        plans.append(
+            JobPlan(job=job, diagnosis=diagnosis, action=final, wanted=action, reason=reason)
+        )
+        note = f"No fix {context.request_abbr}: {reason}."
+        if action == Action.FIX_PR and final != Action.FIX_PR and diagnosis.fix:
+            notes.append(note)
     comment = config.comment and bool(plans)
     if comment and _read_only_fork_run(context):
         comment = False
@@ -118,8 +121,18 @@ def decide(
         jobs=tuple(plans),
         comment=comment,
         dry_run=config.dry_run,
-        notes=tuple(notes),
+        notes=tuple(dict.fromkeys(notes)),  # said once, however many jobs it concerns
     )
+
+
+def _fix_blocker(context: RunContext, checkout_problem: str | None) -> str | None:
+    """Why no fix can be made in this run at all, in words that say what would enable it."""
+    if context.mode == Mode.LOCAL:
+        return (
+            "local mode has no forge to open one on; run pipeline-guard in GitHub Actions or "
+            "GitLab CI to get fix pull/merge requests"
+        )
+    return checkout_problem
 
 
 def _read_only_fork_run(context: RunContext) -> bool:
@@ -130,10 +143,10 @@ def _read_only_fork_run(context: RunContext) -> bool:
 def _may_retry(
     context: RunContext,
     config: RepoConfig,
-    wanted: Sequence[tuple[FailedJob, Diagnosis, PlannedAction]],
+    wanted: Sequence[tuple[FailedJob, Diagnosis, Action]],
 ) -> tuple[bool, str | None]:
     """Whether the transient jobs get re-run; if not, the reason for the report."""
-    retryable = [item for item in wanted if item[2] == "retry"]
+    retryable = [item for item in wanted if item[2] == Action.RETRY]
     if not retryable:
         return False, None
     if len(retryable) < len(wanted):
@@ -165,7 +178,7 @@ def _why_cannot_retry(mode: Mode) -> str:
 
 
 def _settle(
-    action: PlannedAction,
+    action: Action,
     diagnosis: Diagnosis,
     *,
     context: RunContext,
@@ -173,31 +186,36 @@ def _settle(
     retry_ok: bool,
     retry_note: str | None,
     has_fixer: frozenset[str],
-) -> tuple[PlannedAction, str]:
-    """The action that will really happen for one job, and why."""
-    if action == "retry":
+    fix_blocker: str | None,
+) -> tuple[Action, str]:
+    """The action that will really be attempted for one job, and why."""
+    if action == Action.RETRY:
         if retry_ok:
-            return "retry", f"{diagnosis.category} failures are usually transient"
-        return "comment", retry_note or "retry not possible"
-    if action == "fix-pr":
-        refusal = _fix_refusal(diagnosis, context, config, has_fixer)
+            return Action.RETRY, f"{diagnosis.category} failures are usually transient"
+        return Action.COMMENT, retry_note or "retry not possible"
+    if action == Action.FIX_PR:
+        refusal = _fix_refusal(diagnosis, context, config, has_fixer) or fix_blocker
         if refusal:
-            return "comment", refusal
-        return "fix-pr", f"the `{diagnosis.fix}` fixer knows how to fix this"
-    if action == "none":
-        return "none", f"`actions.{diagnosis.category}` is `none` in the config"
-    return "comment", "explained in the comment"
+            return Action.COMMENT, refusal
+        return Action.FIX_PR, f"the `{diagnosis.fix}` fixer knows how to fix this"
+    if action == Action.NONE:
+        return Action.NONE, f"`actions.{diagnosis.category}` is `none` in the config"
+    return Action.COMMENT, "explained in the comment"
 
 
 def _fix_refusal(
     diagnosis: Diagnosis, context: RunContext, config: RepoConfig, has_fixer: frozenset[str]
 ) -> str | None:
+    word = context.request_abbr
     if not diagnosis.fix or diagnosis.fix not in has_fixer:
         return "no fixer applies to this failure"
     if context.from_fork:
-        return "no fix PR for a pull request from a fork (its code is never run with a write token)"
+        return (
+            f"no fix {word} for a {context.request_name} from a fork (its code is never run "
+            "with a write token)"
+        )
     if not config.fix.enabled:
-        return "fix PRs are off (`fix.enabled: false`)"
+        return f"fix {word}s are off (`fix.enabled: false`)"
     if diagnosis.category not in config.fix.categories:
-        return f"fix PRs for `{diagnosis.category}` are off (`fix.categories`)"
+        return f"fix {word}s for `{diagnosis.category}` are off (`fix.categories`)"
     return None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.cli.error_handler import report_error
 from pipeline_guard.cli.model_choice import choose_model
+from pipeline_guard.cli.progress import counted
 from pipeline_guard.cli.render import render, use_colour
 from pipeline_guard.engine.analysis import LogResult, iter_results
 from pipeline_guard.engine.log_reader import open_log
@@ -24,6 +26,7 @@ def run(
     bundled: bool = True,
     model_path: Path | None = None,
     use_model: bool = True,
+    env: Mapping[str, str],
     baseline: str | None = None,
 ) -> int:
     """Diagnose every source; exit 2 if any could not be read (the others are still printed).
@@ -37,15 +40,16 @@ def run(
         sources = ["-"]
     if baseline is not None:
         _check_baseline(baseline)
-    matcher = Matcher(load_rules(rule_dirs, bundled=bundled))
+    matcher = Matcher(load_rules(rule_dirs, bundled=bundled, cache=cache_dir(env)))
     model = choose_model(model_path, use_model)
     outcomes: list[LogResult] = []
     stopped: GuardError | None = None
     try:
-        outcomes.extend(iter_results(sources, matcher, model, baseline))
+        with counted(sources, "analyzing", sys.stderr) as inputs:
+            outcomes.extend(iter_results(inputs, matcher, model, baseline))
     except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
         stopped = exc
-    sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout)))
+    sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout, env)))
     sys.stdout.flush()
     failed = [outcome for outcome in outcomes if outcome.error]
     for outcome in failed:

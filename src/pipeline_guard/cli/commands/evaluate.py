@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from pipeline_guard.cli.model_choice import LazyModel, choose_model
+from pipeline_guard.cli.progress import bar, counted
 from pipeline_guard.engine.analysis import candidate_lines, scan_source
 from pipeline_guard.engine.baseline import familiar_lines
 from pipeline_guard.engine.diagnosis import FULL, RULES_ALONE, Diagnosis, Selection, diagnose
@@ -71,9 +72,10 @@ def run(
     folds: int = 0,
     use_baseline: bool = True,
     ablation: bool = False,
+    cache: Path | None = None,
 ) -> int:
     cases = read_corpus(corpus_dir)
-    rules = load_rules(rule_dirs, bundled=bundled)
+    rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
     model = None if folds else choose_model(model_path, use_model)
     verdicts = _diagnose_all(cases, rules, model, use_baseline, ablation)
     header = _header(model)
@@ -129,7 +131,7 @@ def _diagnose_all(
         verdicts.categories["model-only"], verdicts.categories["combined"] = [], []
     if ablation:
         verdicts.ablation = {name: [] for name in ABLATION}
-    for case in cases:
+    for case in bar(cases, "scoring logs", sys.stderr):
         source = str(case.path)
         scan = scan_source(source, matcher)
         green = str(case.green) if use_baseline and case.green is not None else None
@@ -231,7 +233,8 @@ def _cross_validated(
             "eval --cv trains models and needs scikit-learn: pip install 'pipeline-guard[train]'"
         ) from None
     decided = [case for case in cases if case.category is not None]
-    validation = cross_validate(decided, rules, TrainSettings(folds=folds))
+    with counted(decided, "scanning logs", sys.stderr, then="cross-validating") as scanned:
+        validation = cross_validate(scanned, rules, TrainSettings(folds=folds))
     by_id = {
         "model-only": {r.case.id: r.model for r in validation.results},
         "combined": {r.case.id: r.combined for r in validation.results},

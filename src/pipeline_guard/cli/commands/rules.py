@@ -7,23 +7,25 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline_guard.cli.progress import counted
 from pipeline_guard.engine.rule import load_rule_dir, load_rules
 from pipeline_guard.engine.rule_checks import check_rules
 
 
-def run_tests(dirs: Sequence[Path], bundled: bool = True) -> int:
+def run_tests(dirs: Sequence[Path], bundled: bool = True, *, cache: Path | None = None) -> int:
     """Run the examples of every rule, or of the rules in ``dirs``; exit 1 when a check fails.
 
     The rules in ``dirs`` are checked against the whole pack (bundled, repo-local and ``dirs``)
     so a clash with a rule of another category shows up.
     """
-    pack = load_rules(dirs, bundled=bundled)
+    pack = load_rules(dirs, bundled=bundled, cache=cache)
     if dirs:
-        wanted = {rule.id for directory in dirs for rule in load_rule_dir(directory)}
+        wanted = {rule.id for directory in dirs for rule in load_rule_dir(directory, cache)}
         rules = [rule for rule in pack if rule.id in wanted]
     else:
         rules = pack
-    failures = check_rules(rules, pack)
+    with counted(rules, "checking rules", sys.stderr) as checked:
+        failures = check_rules(checked, pack)
     for failure in failures:
         print(f"FAIL {failure}")
     examples = sum(len(r.examples.match) + len(r.examples.no_match) for r in rules)
@@ -32,8 +34,13 @@ def run_tests(dirs: Sequence[Path], bundled: bool = True) -> int:
     return 1 if failures else 0
 
 
-def list_rules(dirs: Sequence[Path], fmt: str, bundled: bool = True) -> int:
-    rules = sorted(load_rules(dirs, bundled=bundled), key=lambda rule: (rule.category, rule.id))
+def list_rules(
+    dirs: Sequence[Path], fmt: str, bundled: bool = True, *, cache: Path | None = None
+) -> int:
+    """The loaded rules; loading them also fills the rule cache (the image warms it so)."""
+    rules = sorted(
+        load_rules(dirs, bundled=bundled, cache=cache), key=lambda rule: (rule.category, rule.id)
+    )
     if fmt == "json":
         payload = [
             {

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline_guard.cli.progress import counted
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.engine.rule_checks import unselective_needles
@@ -19,6 +21,8 @@ def run(
     rule_dirs: Sequence[Path],
     bundled: bool,
     args: argparse.Namespace,
+    *,
+    cache: Path | None = None,
 ) -> int:
     try:
         from pipeline_guard.lab.training import TrainSettings, train
@@ -32,11 +36,13 @@ def run(
     settings = TrainSettings(
         seed=args.seed, epochs=args.epochs, folds=args.folds, rule_examples=args.rule_examples
     )
-    rules = load_rules(rule_dirs, bundled=bundled)
+    rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
     unselective = unselective_needles(rules, Matcher(rules))
     if unselective:  # a pack built on such a rule would make every scan of every log dearer
         raise RuleError(str(unselective[0]))
-    calibration = train(cases, rules, output, settings, [str(corpus) for corpus in corpora])
+    names = [str(corpus) for corpus in corpora]
+    with counted(cases, "scanning logs", sys.stderr, then="fitting and calibrating") as scanned:
+        calibration = train(scanned, rules, output, settings, names)
     print(
         f"wrote {output} ({output.stat().st_size // 1024} KiB) from {len(cases)} logs; "
         f"grouped {settings.folds}-fold calibration: temperature {calibration.temperature}, "
