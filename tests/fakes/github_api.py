@@ -26,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+import operator
 import secrets
 import time
 import zlib
@@ -1445,14 +1446,15 @@ def _in_created(created: float, spec: str | None) -> bool:
     if ".." in spec:
         low, high = spec.split("..", 1)
         return epoch(low) <= created <= epoch(high)
-    for prefix, test in (
-        (">=", lambda a, b: a >= b),
-        ("<=", lambda a, b: a <= b),
-        (">", lambda a, b: a > b),
-        ("<", lambda a, b: a < b),
-    ):
+    tests: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
+        (">=", operator.ge),
+        ("<=", operator.le),
+        (">", operator.gt),
+        ("<", operator.lt),
+    )
+    for prefix, test in tests:
         if spec.startswith(prefix):
-            return bool(test(created, epoch(spec[len(prefix) :])))
+            return test(created, epoch(spec[len(prefix) :]))
     return epoch(spec) <= created < epoch(spec) + 86400
 
 
