@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -137,6 +137,7 @@ class RunState(BaseModel):
     conclusion: str | None  # None while it runs
 
 
+@runtime_checkable
 class History(Protocol):
     """The pipeline's own history, read from the forge (no server, no state of ours).
 
@@ -157,6 +158,9 @@ class History(Protocol):
 
     # Where an earlier run stands now (did our re-run turn it green?).
     def run_state(self, run_id: int) -> RunState | None: ...
+
+    # Save at most `max_bytes` of an earlier job's log; None when the forge has none.
+    def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None: ...
 
 
 class ForgeModule(Protocol):

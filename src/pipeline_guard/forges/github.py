@@ -259,7 +259,7 @@ class GitHubForge:
             if item.get("annotation_level") == "failure" and item.get("message")
         )
 
-    def fetch_log(self, job: FailedJob, dest: Path) -> Path | None:
+    def fetch_log(self, job: FailedJob, dest: Path, max_bytes: int | None = None) -> Path | None:
         url = f"{self.repo.url}/actions/jobs/{job.id}/logs"
 
         def location() -> str | None:
@@ -276,8 +276,11 @@ class GitHubForge:
         blob_url = self._call("read job logs", location)
         if blob_url is None:
             return None
-        stream_to_file(blob_url, dest, self.deadline)
+        stream_to_file(blob_url, dest, self.deadline, max_bytes=max_bytes)
         return dest
+
+    def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None:
+        return self.fetch_log(job.as_failed_job(), dest, max_bytes)
 
     def find_change_request(self) -> int | None:
         if self.context.pr_number is not None:

@@ -178,15 +178,18 @@ class GitLabForge:
         )
         return latest_failed(jobs, self.context.own_job)
 
-    def fetch_log(self, job: FailedJob, dest: Path) -> Path | None:
+    def fetch_log(self, job: FailedJob, dest: Path, max_bytes: int | None = None) -> Path | None:
         from gitlab.exceptions import GitlabGetError  # noqa: PLC0415
 
         def save() -> Path | None:
             try:
                 with dest.open("wb") as handle:
+                    writer = _CappedWriter(handle.write, max_bytes)
                     self.project.jobs.get(job.id, lazy=True).trace(
-                        streamed=True, action=handle.write, chunk_size=1 << 20
+                        streamed=True, action=writer, chunk_size=1 << 20
                     )
+            except _Enough:
+                return dest
             except GitlabGetError as exc:
                 if exc.response_code == 404:
                     return None
@@ -194,6 +197,9 @@ class GitLabForge:
             return dest
 
         return self._call("read job traces", save)
+
+    def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None:
+        return self.fetch_log(job.as_failed_job(), dest, max_bytes)
 
     def find_change_request(self) -> int | None:
         """The MR of this pipeline: named by the MR pipeline, else the open MR whose source is
@@ -445,6 +451,23 @@ def latest_failed(jobs: Iterable[Mapping[str, Any]], own_job: str | None) -> lis
         for name, job in sorted(newest.items(), key=lambda item: int(item[1]["id"]))
         if job.get("status") == "failed" and not job.get("allow_failure") and name != own_job
     ]
+
+
+class _Enough(Exception):
+    """Raised by :class:`_CappedWriter` to stop a streamed trace at its cap."""
+
+
+class _CappedWriter:
+    """Writes chunks until ``cap`` bytes are written, then stops the stream."""
+
+    def __init__(self, write: Callable[[bytes], object], cap: int | None) -> None:
+        self.write, self.cap, self.written = write, cap, 0
+
+    def __call__(self, chunk: bytes) -> None:
+        self.write(chunk)
+        self.written += len(chunk)
+        if self.cap is not None and self.written >= self.cap:
+            raise _Enough
 
 
 def _time(text: Any) -> datetime | None:

@@ -12,7 +12,7 @@ attempt of the budget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -22,6 +22,7 @@ from pipeline_guard.context import Mode, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.forges.base import FailedJob
 from pipeline_guard.guard.config import RepoConfig
+from pipeline_guard.history.evidence import JobHistory
 
 PlannedAction = Literal["retry", "comment", "fix-pr", "none"]
 
@@ -35,6 +36,7 @@ class JobPlan(BaseModel):
     diagnosis: Diagnosis
     action: PlannedAction
     reason: str
+    history: JobHistory = JobHistory()
 
 
 class Plan(BaseModel):
@@ -88,9 +90,15 @@ def decide(
     diagnosed: Sequence[tuple[FailedJob, Diagnosis]],
     *,
     has_fixer: frozenset[str] = frozenset(),
+    history: Mapping[int, JobHistory] | None = None,
 ) -> Plan:
-    """The plan for this run. ``has_fixer`` lists the fix ids a fixer exists for."""
-    wanted = [(job, diagnosis, wanted_action(diagnosis, config)) for job, diagnosis in diagnosed]
+    """The plan for this run. ``has_fixer`` lists the fix ids a fixer exists for; ``history``
+    (by job id) says which failures are broken trunk or known flaky."""
+    past = history or {}
+    wanted = [
+        (job, diagnosis, history_action(wanted_action(diagnosis, config), past.get(job.id), config))
+        for job, diagnosis in diagnosed
+    ]
     retry_ok, retry_note = _may_retry(context, config, wanted)
     notes = [retry_note] if retry_note else []
     plans = []
@@ -104,7 +112,11 @@ def decide(
             retry_note=retry_note,
             has_fixer=has_fixer,
         )
-        plans.append(JobPlan(job=job, diagnosis=diagnosis, action=final, reason=reason))
+        record = past.get(job.id) or JobHistory()
+        reason = history_reason(record, final) or reason
+        plans.append(
+            JobPlan(job=job, diagnosis=diagnosis, action=final, reason=reason, history=record)
+        )
         if action == "fix-pr" and final != "fix-pr" and diagnosis.fix:
             notes.append(f"No fix PR for `{job.name}`: {reason}.")
     comment = config.comment and bool(plans)
@@ -120,6 +132,39 @@ def decide(
         dry_run=config.dry_run,
         notes=tuple(notes),
     )
+
+
+# -- history (issue 14) ----------------------------------------------------------------------
+
+
+def history_action(
+    action: PlannedAction, record: JobHistory | None, config: RepoConfig
+) -> PlannedAction:
+    """Broken trunk: explain only (a re-run or a fix here cannot mend the target branch).
+    Known flaky with ``retry.flaky: true``: re-run, within the same budget."""
+    if record is None or action == "none":
+        return action
+    if record.broken_trunk is not None:
+        return "comment"
+    if record.flaky is not None and config.retry.flaky:
+        return "retry"
+    return action
+
+
+def history_reason(record: JobHistory, final: PlannedAction) -> str | None:
+    """The reason history gives for the final action, in the report's words."""
+    trunk = record.broken_trunk
+    if trunk is not None:
+        return (
+            f"also failing on `{trunk.branch}` since {trunk.short_sha}: probably not caused "
+            "by this change (not re-run, no fix)"
+        )
+    if record.flaky is not None and final == "retry":
+        return (
+            f"known flaky: failed then passed on retry {record.flaky.count} times in "
+            f"{record.flaky.days} days (`retry.flaky: true`)"
+        )
+    return None
 
 
 def _read_only_fork_run(context: RunContext) -> bool:

@@ -76,7 +76,8 @@ def _assemble(
         for job in plan.jobs
     ]
     footer = _footer(plan, marker)
-    parts = [head, "\n".join(table), "", *sections, _did_section(plan, outcome), footer]
+    trunk = broken_trunk_group(plan)
+    parts = [head, "\n".join(table), "", *trunk, *sections, _did_section(plan, outcome), footer]
     return "\n".join(parts)
 
 
@@ -95,6 +96,7 @@ def _job_section(job: JobPlan, evidence: int) -> str:
     if diagnosis.tests:
         tests = ", ".join(f"`{_inline(t)}`" for t in diagnosis.tests[:10])
         lines.append(f"\nFailing tests: {tests}")
+    lines += history_lines(job)
     lines += ["", f"**What to do:** {diagnosis.advice}", ""]
     return "\n".join(lines)
 
@@ -133,6 +135,45 @@ def what_was_done(plan: Plan, outcome: Outcome) -> list[str]:
     return done
 
 
+# -- history (issue 14) ----------------------------------------------------------------------
+
+
+def broken_trunk_group(plan: Plan) -> list[str]:
+    """The jobs that fail the same way on the target branch, set apart from the rest."""
+    items = []
+    for job in plan.jobs:
+        trunk = job.history.broken_trunk
+        if trunk is None:
+            continue
+        sha = f"`{trunk.short_sha}`"
+        since = f"[{sha}]({trunk.since_url})" if trunk.since_url else sha
+        items.append(
+            f"> - **{_inline(job.job.name)}**: also failing on `{trunk.branch}` since {since}: "
+            "probably not caused by this change"
+        )
+    if not items:
+        return []
+    head = "> [!NOTE]\n> **Not caused by this change** (the same failure on the target branch; "
+    return [head + "not re-run, no fix proposed):", *items, ""]
+
+
+def history_lines(job: JobPlan) -> list[str]:
+    """Flakiness and the baseline, under the job's section."""
+    lines = []
+    flaky = job.history.flaky
+    if flaky is not None:
+        again = " Re-run for that reason." if job.action == "retry" else ""
+        lines.append(
+            f"\n**Known flaky:** failed then passed on retry {flaky.count} times in "
+            f"{flaky.days} days.{again}"
+        )
+    if job.history.baseline:
+        lines.append(
+            f"\nCompared with the last green run of this job ([log]({job.history.baseline}))."
+        )
+    return lines
+
+
 def _footer(plan: Plan, in_comment: bool) -> str:
     edited = " This comment is edited in place on every run." if in_comment else ""
     dry = " Dry run: nothing was changed." if plan.dry_run else ""
@@ -150,13 +191,24 @@ def summary_markdown(context: RunContext, plan: Plan, outcome: Outcome, redactor
 def outputs(plan: Plan, report_path: str, redactor: Redactor) -> dict[str, str]:
     """The action's outputs: the primary job's category, action, confidence; the report file."""
     primary = plan.primary
+    trunk = "true" if any(job.history.broken_trunk for job in plan.jobs) else "false"
+    flaky = "true" if any(job.history.flaky for job in plan.jobs) else "false"
     if primary is None:
-        return {"category": "", "action": "none", "confidence": "0", "report": report_path}
+        return {
+            "category": "",
+            "action": "none",
+            "confidence": "0",
+            "report": report_path,
+            "broken-trunk": trunk,
+            "flaky": flaky,
+        }
     return {
         "category": str(primary.diagnosis.category),
         "action": primary.action,
         "confidence": f"{primary.diagnosis.confidence:.2f}",
         "report": redactor.redact(report_path),
+        "broken-trunk": trunk,
+        "flaky": flaky,
     }
 
 
@@ -180,6 +232,7 @@ def json_report(context: RunContext, plan: Plan, outcome: Outcome, redactor: Red
                 "action": job.action,
                 "reason": job.reason,
                 "diagnosis": job.diagnosis.model_dump(mode="json"),
+                "history": job.history.model_dump(mode="json"),
             }
             for job in plan.jobs
         ],
