@@ -349,11 +349,14 @@ class GitHubForge:
     def flips(self, since: datetime, limit: int) -> list[tuple[PastJob, PastJob]]:
         """Runs of this workflow since ``since`` that needed more than one attempt; in each,
         a job whose attempt N failed and attempt N+1 passed (same run: same commit)."""
-        query = {"created": f">={since.strftime('%Y-%m-%dT%H:%M:%SZ')}", "per_page": 100}
+        # Newest first, the window applied here: the description types `created` as one
+        # date-time, not the `>=DATE` search syntax the docs describe, so it is not sent.
+        query = {"per_page": 100}
         runs = self._call(
             "read the workflow's history", lambda: self._workflow_runs(query, RUN_PAGES)
         )
-        retried = [run for run in runs if int(run.get("run_attempt") or 1) > 1][:limit]
+        recent = [run for run in runs if (_time(run.get("created_at")) or since) >= since]
+        retried = [run for run in recent if int(run.get("run_attempt") or 1) > 1][:limit]
         pairs: list[tuple[PastJob, PastJob]] = []
         for run in retried:
             jobs = self._call("read the workflow's history", self._every_attempt(int(run["id"])))

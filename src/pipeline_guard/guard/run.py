@@ -15,7 +15,9 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline_guard.categories import Category, default_action
 from pipeline_guard.context import RunContext
@@ -23,15 +25,22 @@ from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.prediction import Scorer
-from pipeline_guard.errors import ForgeError, InputError, TokenMissing, UsageError
+from pipeline_guard.engine.signature import signature_of
+from pipeline_guard.errors import ConfigError, ForgeError, InputError, TokenMissing, UsageError
 from pipeline_guard.fixers.all_fixers import fix_ids
 from pipeline_guard.forges.all_forges import forge_for
-from pipeline_guard.forges.base import FailedJob, Forge, ForgeModule, RunOptions
+from pipeline_guard.forges.base import FailedJob, Forge, ForgeModule, History, RunOptions
 from pipeline_guard.guard.act import Outcome, act
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.guard.policy import Plan, decide
 from pipeline_guard.guard.report import comment_markdown, json_report, outputs, summary_markdown
+from pipeline_guard.history import evidence
+from pipeline_guard.history.evidence import JobHistory, Limits, Lookup
+from pipeline_guard.history.record import FAILED, PASSED, Record
 from pipeline_guard.redact import Redactor, secrets_from_env
+
+if TYPE_CHECKING:
+    from pipeline_guard.history.store import Store
 
 DOWNLOADS = 4  # logs fetched at once: the forge's limits, not our bandwidth, bound this
 
@@ -60,9 +69,13 @@ def run(
     context = module.read_context(env, options)
     redactor = _redactor(env, context)
     outcome = Outcome()
-    forge, jobs = _collect(module, context, outcome, Path(tempfile.mkdtemp(prefix="pg-logs-")))
+    log_dir = Path(tempfile.mkdtemp(prefix="pg-logs-"))
+    forge, jobs = _collect(module, context, outcome, log_dir)
     diagnosed = [(job, _diagnose(job, matcher, model)) for job in jobs]
-    plan = decide(context, config, diagnosed, has_fixer=fix_ids())
+    store = _open_store(config, outcome)
+    history, notes = _history(forge, context, config, diagnosed, store, matcher, model, log_dir)
+    plan = decide(context, config, diagnosed, has_fixer=fix_ids(), history=history)
+    plan = plan.model_copy(update={"notes": (*plan.notes, *notes)})
     if forge is not None:
         act(
             plan,
@@ -73,6 +86,7 @@ def run(
             comment=lambda done: comment_markdown(context, plan, done, redactor),
             redact=redactor.redact,
         )
+    _record(store, context, plan, outcome)
     _report(module, env, context, plan, outcome, redactor, report_path)
     return RunResult(plan, outcome, exit_code=_exit_code(outcome))
 
@@ -149,6 +163,120 @@ def _fetch_logs(
 
     with ThreadPoolExecutor(max_workers=DOWNLOADS) as pool:
         return list(pool.map(fetch, jobs))
+
+
+# -- history (issue 14): lookups on the forge, the optional store ------------------------------
+
+
+def _open_store(config: RepoConfig, outcome: Outcome) -> Store | None:
+    """The store of ``history.url``, migrated; a store that cannot be opened is reported."""
+    if not config.history.url:
+        return None
+    from pipeline_guard.history.store import Store  # noqa: PLC0415 - the optional extra
+
+    try:
+        return Store.open(config.history.url)
+    except ConfigError as exc:
+        outcome.errors.append(str(exc))
+        return None
+
+
+def _history(  # noqa: PLR0917 - the stage's inputs, each used once
+    forge: Forge | None,
+    context: RunContext,
+    config: RepoConfig,
+    diagnosed: Sequence[tuple[FailedJob, Diagnosis]],
+    store: Store | None,
+    matcher: Matcher,
+    model: Scorer | None,
+    log_dir: Path,
+) -> tuple[dict[int, JobHistory], list[str]]:
+    """Broken trunk and flaky evidence per job; a forge error ends the lookups with a note."""
+    if not isinstance(forge, History) or not config.history.lookups or not diagnosed:
+        return {}, []
+    limits = Limits(window_days=config.history.window_days, flaky_after=config.history.flaky_after)
+    lookup = Lookup(forge, log_dir, limits)
+    trunk = context.default_branch if context.head_branch != context.default_branch else None
+    found: dict[int, JobHistory] = {}
+    try:
+        if store is not None:
+            _read_back_retries(store, forge, context)
+        for job, diagnosis in diagnosed:
+            stored = _stored_flips(store, context, job, diagnosis, lookup.since)
+            found[job.id] = evidence.job_history(
+                lookup,
+                job,
+                diagnosis,
+                trunk=trunk,
+                diagnose=lambda path: analyze_source(str(path), matcher, model),
+                stored_flips=stored,
+            )
+    except ForgeError as exc:
+        return found, [f"History lookups stopped: {exc}."]
+    return found, []
+
+
+def _stored_flips(
+    store: Store | None,
+    context: RunContext,
+    job: FailedJob,
+    diagnosis: Diagnosis,
+    since: datetime,
+) -> int:
+    signature = signature_of(diagnosis)
+    if store is None or signature is None:
+        return 0
+    return store.flaky_count(context.repository, job.name, signature.key, since)
+
+
+RETRY_READ_BACKS = 5  # earlier re-runs whose outcome is read back per guard run
+
+
+def _read_back_retries(store: Store, forge: History, context: RunContext) -> None:
+    """Did the guard's earlier re-runs turn green? Read from the runs' attempts."""
+    for row_id, run_id, attempt in store.pending_retries(context.repository, RETRY_READ_BACKS):
+        if run_id == context.run_id:
+            store.set_outcome(row_id, FAILED)  # we run again: that re-run failed
+            continue
+        state = forge.run_state(run_id)
+        if state is None or state.conclusion is None:
+            continue
+        if state.attempt > attempt or context.platform == "gitlab":
+            store.set_outcome(row_id, PASSED if state.conclusion == "success" else FAILED)
+
+
+def _record(store: Store | None, context: RunContext, plan: Plan, outcome: Outcome) -> None:
+    """One row per diagnosed job; a store error is reported, the rest goes on."""
+    if store is None or plan.dry_run:
+        return
+    now = datetime.now(UTC)
+    records = [
+        Record(
+            recorded_at=now,
+            platform=str(context.platform),
+            repository=context.repository,
+            run_id=context.run_id,
+            run_url=context.run_url,
+            job=job.job.name,
+            job_url=job.job.url,
+            commit=context.head_sha,
+            branch=context.head_branch,
+            attempt=max(context.run_attempt, job.job.attempt),
+            category=str(job.diagnosis.category),
+            rule=job.diagnosis.rule,
+            signature=job.history.signature,
+            tests=tuple(job.diagnosis.tests),
+            action="retry" if job.action == "retry" and outcome.retried else job.action,
+            broken_trunk=job.history.broken_trunk is not None,
+            flaky=job.history.flaky is not None,
+            duration=job.job.duration,
+        )
+        for job in plan.jobs
+    ]
+    try:
+        store.append(records)
+    except Exception as exc:  # SQLAlchemy's errors: the store is optional, the report is not
+        outcome.errors.append(f"could not write to the history store: {type(exc).__name__}")
 
 
 def _diagnose(job: FailedJob, matcher: Matcher, model: Scorer | None) -> Diagnosis:
