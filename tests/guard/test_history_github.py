@@ -10,7 +10,7 @@ from pathlib import Path
 
 from conftest import REPO
 from fakes.github_api import FakeGitHub
-from github_env import HEAD_SHA, REPO_NAME, github_env, run_guard, workflow_run_event
+from github_env import HEAD_SHA, REPO_NAME, GuardRun, github_env, run_guard, workflow_run_event
 
 NETWORK_LOG = (REPO / "examples" / "npm-registry-outage.log").read_text(encoding="utf-8")
 TRUNK_SHA = "b" * 40
@@ -69,7 +69,7 @@ def trunk_runs(fake: FakeGitHub, name: str, logs: list[str | None]) -> None:
         )
 
 
-def guard(fake: FakeGitHub, tmp_path: Path, config: str = "") -> object:
+def guard(fake: FakeGitHub, tmp_path: Path, config: str = "") -> GuardRun:
     if config:
         (tmp_path / ".pipeline-guard.yml").write_text(config, encoding="utf-8")
     env = github_env(fake, tmp_path, "workflow_run", workflow_run_event(100, pulls=[7]), run_id=200)
@@ -92,6 +92,7 @@ def test_the_same_failure_on_main_is_broken_trunk_and_not_rerun(
     assert "probably not caused by this change" in body
     assert result.outputs["broken-trunk"] == "true"
     assert result.outputs["action"] == "comment"
+    assert result.report is not None
     trunk = result.report["jobs"][0]["history"]["broken_trunk"]
     assert trunk["since_sha"] == "2" * 40
     assert trunk["failing_runs"] == 2
@@ -124,6 +125,7 @@ def test_a_generic_wrapper_is_never_broken_trunk_and_its_log_is_not_read(
 
     assert result.returncode == 0, result.stderr
     assert "also failing on" not in fake_github.comments(REPO_NAME, 7)[0].body
+    assert result.report is not None
     assert result.report["jobs"][0]["history"]["signature"] is None
     assert not fake_github.find("GET", r".*/actions/jobs/400/logs")
 
@@ -173,6 +175,7 @@ def test_flaky_is_rerun_once_with_retry_flaky(fake_github: FakeGitHub, tmp_path:
     assert fake_github.reruns == [("job", 500)]
     body = fake_github.comments(REPO_NAME, 7)[0].body
     assert "Re-run for that reason" in body
+    assert first.report is not None
     assert "known flaky" in first.report["jobs"][0]["reason"]
 
     # It failed again on attempt 2: the budget is spent, no second re-run.
