@@ -163,6 +163,14 @@ class History(Protocol):
     def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None: ...
 
 
+@runtime_checkable
+class IssueKeeper(Protocol):
+    """A forge that keeps one issue up to date (the digest), found by a hidden marker."""
+
+    # Create the open issue whose body carries `marker`, or edit it in place; its URL.
+    def upsert_issue(self, title: str, marker: str, body: str) -> str: ...
+
+
 class ForgeModule(Protocol):
     """What a forge module provides at module level (see :mod:`.all_forges`)."""
 
