@@ -59,8 +59,9 @@ def _try_once(  # noqa: PLR0917 - the download's pieces, each used once
             with dest.open("wb") as handle:
                 written = 0
                 for chunk in response.iter_bytes(CHUNK):
-                    handle.write(chunk)
-                    written += len(chunk)
+                    part = chunk if max_bytes is None else chunk[: max_bytes - written]
+                    handle.write(part)
+                    written += len(part)
                     if max_bytes is not None and written >= max_bytes:
                         break
     except httpx.TransportError:

@@ -321,11 +321,12 @@ class GitHubForge:
 
     def _workflow_runs(self, query: dict[str, Any], pages: int) -> list[dict[str, Any]]:
         url = f"{self.repo.url}/actions/workflows/{self._workflow_id()}/runs"
+        wanted = pages * int(query.get("per_page", 100))
         runs: list[dict[str, Any]] = []
-        for index, run in enumerate(self._paginated_raw(url, "workflow_runs", query)):
-            if index >= pages * int(query.get("per_page", 100)):
-                break
+        for run in self._paginated_raw(url, "workflow_runs", query):
             runs.append(run)
+            if len(runs) >= wanted:
+                break  # before the generator asks for the next page
         return runs
 
     def branch_runs(self, branch: str, limit: int) -> list[tuple[int, str | None, str | None]]:

@@ -464,8 +464,9 @@ class _CappedWriter:
         self.write, self.cap, self.written = write, cap, 0
 
     def __call__(self, chunk: bytes) -> None:
-        self.write(chunk)
-        self.written += len(chunk)
+        part = chunk if self.cap is None else chunk[: self.cap - self.written]
+        self.write(part)
+        self.written += len(part)
         if self.cap is not None and self.written >= self.cap:
             raise _Enough
 

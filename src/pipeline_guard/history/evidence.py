@@ -158,6 +158,18 @@ def find_baseline(lookup: Lookup, job: FailedJob, branches: Sequence[str]) -> Pa
     return None
 
 
+def fetch_baseline(
+    lookup: Lookup, job: FailedJob, branches: Sequence[str]
+) -> tuple[Path, PastJob] | None:
+    """The log of the newest green run of the job (capped, once per failed job), or None
+    when there is none, the cap on history logs is reached or the forge has no log."""
+    green = find_baseline(lookup, job, branches)
+    if green is None:
+        return None
+    path = lookup.past_log(green)
+    return (path, green) if path is not None else None
+
+
 def broken_trunk(
     lookup: Lookup, name: str, signature: Signature, branch: str, diagnose: Diagnose
 ) -> TrunkEvidence | None:
