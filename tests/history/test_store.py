@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from pipeline_guard.errors import ConfigError
 from pipeline_guard.history.record import FAILED, PASSED, Record
-from pipeline_guard.history.store import Store, store_url
+from pipeline_guard.history.store import HEAD, MIGRATIONS, Store, store_url
 
 POSTGRES = os.environ.get("PIPELINE_GUARD_TEST_POSTGRES")
 REQUIRED = os.environ.get("PIPELINE_GUARD_REQUIRE_POSTGRES") == "1"
@@ -137,3 +139,9 @@ def test_analyze_does_not_import_sqlalchemy(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_head_is_the_newest_migration() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == HEAD

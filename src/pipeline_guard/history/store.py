@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+HEAD = "0001"  # the newest revision in migrations/versions/ (a test keeps them in step)
 
 
 def store_url(value: str) -> str:
@@ -63,7 +64,10 @@ class Store:
         return store
 
     def migrate(self) -> None:
-        """Alembic ``upgrade head`` on this database (an empty one included)."""
+        """Alembic ``upgrade head`` on this database (an empty one included); a database
+        already at :data:`HEAD` is left alone without importing Alembic (start-up time)."""
+        if self._current() == HEAD:
+            return
         from alembic import command  # noqa: PLC0415
         from alembic.config import Config  # noqa: PLC0415
 
@@ -72,6 +76,15 @@ class Store:
         with self.engine.begin() as connection:
             config.attributes["connection"] = connection
             command.upgrade(config, "head")
+
+    def _current(self) -> str | None:
+        from sqlalchemy import exc, text  # noqa: PLC0415
+
+        try:
+            with self.engine.connect() as connection:
+                return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        except exc.DBAPIError:
+            return None
 
     def revision(self) -> str | None:
         """The schema revision the database is at."""

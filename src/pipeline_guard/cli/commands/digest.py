@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from pipeline_guard.cli.commands.run import setting
 from pipeline_guard.errors import ForgeError, UsageError
 from pipeline_guard.forges.all_forges import forge_for
 from pipeline_guard.forges.base import IssueKeeper, RunOptions
@@ -44,7 +43,12 @@ def run(
 ) -> int:
     env = os.environ if env is None else env
     root = Path(env.get("GITHUB_WORKSPACE") or env.get("CI_PROJECT_DIR") or ".")
-    url = setting(env, "history-url", history_url) or load_config(root, config_path).history.url
+    url = (
+        history_url
+        or env.get("INPUT_HISTORY-URL")
+        or env.get("PIPELINE_GUARD_HISTORY_URL")
+        or load_config(root, config_path).history.url
+    )
     if not url:
         raise UsageError(
             "digest needs a history store: --history-url, PIPELINE_GUARD_HISTORY_URL or "
