@@ -205,3 +205,35 @@ def test_one_flip_is_not_flaky_and_a_wrapper_never_is(
     assert result.returncode == 0, result.stderr
     assert result.outputs["flaky"] == "false"
     assert fake_github.reruns == []
+
+
+def test_the_store_records_each_job_and_reads_back_that_the_rerun_turned_green(
+    fake_github: FakeGitHub, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta  # noqa: PLC0415
+
+    from pipeline_guard.history.record import PASSED  # noqa: PLC0415
+    from pipeline_guard.history.store import Store  # noqa: PLC0415
+
+    pull_request_run(fake_github, "build", NETWORK_LOG)
+    config = "history:\n  url: store/history.db\n"
+    first = guard(fake_github, tmp_path, config)
+    assert first.returncode == 0, first.stderr
+    assert fake_github.reruns == [("job", 500)]
+    fake_github.complete_run(REPO_NAME, 100, "success")  # the re-run passed
+
+    fake_github.add_run(REPO_NAME, 101, head_sha=HEAD_SHA, head_branch="feature")
+    fake_github.add_job(REPO_NAME, 101, job_id=600, name="test", log=make_log())
+    env = github_env(fake_github, tmp_path, "workflow_run", workflow_run_event(101, pulls=[7]))
+    second = run_guard(env, tmp_path)
+
+    assert second.returncode == 0, second.stderr
+    rows = Store.open(str(tmp_path / "store" / "history.db")).records(
+        datetime.now(UTC) - timedelta(hours=1)
+    )
+    assert [(row.job, row.action, row.outcome) for row in rows] == [
+        ("build", "retry", PASSED),
+        ("test", "comment", None),
+    ]
+    assert rows[1].signature is not None
+    assert rows[0].duration == 60.0

@@ -73,7 +73,8 @@ def run(
     forge, jobs = _collect(module, context, outcome, log_dir)
     diagnosed = [(job, _diagnose(job, matcher, model)) for job in jobs]
     store = _open_store(config, outcome)
-    history, notes = _history(forge, context, config, diagnosed, store, matcher, model, log_dir)
+    lookup = _lookup(forge, config, log_dir)
+    history, notes = _history(lookup, context, diagnosed, store, matcher, model)
     plan = decide(context, config, diagnosed, has_fixer=fix_ids(), history=history)
     plan = plan.model_copy(update={"notes": (*plan.notes, *notes)})
     if forge is not None:
@@ -181,26 +182,30 @@ def _open_store(config: RepoConfig, outcome: Outcome) -> Store | None:
         return None
 
 
+def _lookup(forge: Forge | None, config: RepoConfig, log_dir: Path) -> Lookup | None:
+    """This run's history reads, when the forge has history and lookups are on."""
+    if not isinstance(forge, History) or not config.history.lookups:
+        return None
+    limits = Limits(window_days=config.history.window_days, flaky_after=config.history.flaky_after)
+    return Lookup(forge, log_dir, limits)
+
+
 def _history(  # noqa: PLR0917 - the stage's inputs, each used once
-    forge: Forge | None,
+    lookup: Lookup | None,
     context: RunContext,
-    config: RepoConfig,
     diagnosed: Sequence[tuple[FailedJob, Diagnosis]],
     store: Store | None,
     matcher: Matcher,
     model: Scorer | None,
-    log_dir: Path,
 ) -> tuple[dict[int, JobHistory], list[str]]:
     """Broken trunk and flaky evidence per job; a forge error ends the lookups with a note."""
-    if not isinstance(forge, History) or not config.history.lookups or not diagnosed:
+    if lookup is None or not diagnosed:
         return {}, []
-    limits = Limits(window_days=config.history.window_days, flaky_after=config.history.flaky_after)
-    lookup = Lookup(forge, log_dir, limits)
     trunk = context.default_branch if context.head_branch != context.default_branch else None
     found: dict[int, JobHistory] = {}
     try:
         if store is not None:
-            _read_back_retries(store, forge, context)
+            _read_back_retries(store, lookup.forge, context)
         for job, diagnosis in diagnosed:
             stored = _stored_flips(store, context, job, diagnosis, lookup.since)
             found[job.id] = evidence.job_history(
