@@ -50,7 +50,8 @@ class Limits(BaseModel):
 
     window_days: int = 14
     flaky_after: int = 2  # flips with the same signature that make a job flaky
-    max_logs: int = 8
+    max_logs: int = 8  # broken-trunk and flaky logs
+    max_baselines: int = 10  # last green logs (one per failed job at most)
     max_log_bytes: int = 16 << 20
     seconds: float = 30.0
 
@@ -96,6 +97,7 @@ class Lookup:
         self.now = now or datetime.now(UTC)
         self.started = time.monotonic()
         self.logs = 0
+        self.baselines = 0
         self._runs: dict[str, list[Run]] = {}
         self._jobs: dict[int, list[PastJob]] = {}
         self._flips: list[tuple[PastJob, PastJob]] | None = None
@@ -127,13 +129,16 @@ class Lookup:
             self._flips = self.forge.flips(self.since, FLAKY_RUNS)
         return self._flips
 
-    def past_log(self, job: PastJob) -> Path | None:
-        """The job's log on disk (once), or None past the cap on history logs."""
+    def past_log(self, job: PastJob, *, baseline: bool = False) -> Path | None:
+        """The job's log on disk (once), or None past the cap on history (or baseline) logs."""
         if job.id not in self._logs:
-            if self.logs >= self.limits.max_logs:
+            if baseline and self.baselines >= self.limits.max_baselines:
+                return None
+            if not baseline and self.logs >= self.limits.max_logs:
                 return None
             self._check()
-            self.logs += 1
+            self.baselines += baseline
+            self.logs += not baseline
             dest = self.log_dir / f"history-{job.id}.log"
             self._logs[job.id] = self.forge.fetch_past_log(job, dest, self.limits.max_log_bytes)
         return self._logs[job.id]
@@ -166,7 +171,7 @@ def fetch_baseline(
     green = find_baseline(lookup, job, branches)
     if green is None:
         return None
-    path = lookup.past_log(green)
+    path = lookup.past_log(green, baseline=True)
     return (path, green) if path is not None else None
 
 
