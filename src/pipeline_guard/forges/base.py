@@ -146,8 +146,11 @@ class History(Protocol):
     """
 
     # The latest completed runs of this workflow (GitHub) / pipelines (GitLab) on `branch`,
-    # newest first, as (run id, run URL, head sha); at most `limit`.
-    def branch_runs(self, branch: str, limit: int) -> list[tuple[int, str | None, str | None]]: ...
+    # newest first, as (run id, run URL, head sha); at most `limit`. `pushes_only`: leave out
+    # the runs of pull/merge requests (what the branch itself does, for broken trunk).
+    def branch_runs(
+        self, branch: str, limit: int, *, pushes_only: bool = True
+    ) -> list[tuple[int, str | None, str | None]]: ...
 
     # The jobs of one run: the latest attempt of each job (GitHub), the newest try (GitLab).
     def run_jobs(self, run_id: int) -> list[PastJob]: ...

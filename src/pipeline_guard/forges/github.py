@@ -329,15 +329,17 @@ class GitHubForge:
                 break  # before the generator asks for the next page
         return runs
 
-    def branch_runs(self, branch: str, limit: int) -> list[tuple[int, str | None, str | None]]:
-        """Completed runs of this workflow on ``branch`` that a push or schedule started
-        (a PR's runs on a branch of the same name say nothing about that branch)."""
+    def branch_runs(
+        self, branch: str, limit: int, *, pushes_only: bool = True
+    ) -> list[tuple[int, str | None, str | None]]:
+        """Completed runs of this workflow on ``branch``; with ``pushes_only``, those a push or
+        schedule started (a PR's runs on a branch of that name say nothing about the branch)."""
         query = {"branch": branch, "status": "completed", "per_page": limit}
         runs = self._call("read the workflow's history", lambda: self._workflow_runs(query, 1))
         return [
             (int(run["id"]), run.get("html_url"), run.get("head_sha"))
             for run in runs
-            if run.get("event") not in PR_EVENTS
+            if not pushes_only or run.get("event") not in PR_EVENTS
         ][:limit]
 
     def run_jobs(self, run_id: int) -> list[PastJob]:

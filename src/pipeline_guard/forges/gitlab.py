@@ -225,8 +225,12 @@ class GitLabForge:
 
     # -- history (see forges.base.History) -----------------------------------------------
 
-    def branch_runs(self, branch: str, limit: int) -> list[tuple[int, str | None, str | None]]:
-        """Finished pipelines for ``branch`` (merge request pipelines left out), newest first."""
+    def branch_runs(
+        self, branch: str, limit: int, *, pushes_only: bool = True
+    ) -> list[tuple[int, str | None, str | None]]:
+        """Finished pipelines for ``branch``, newest first. Merge request pipelines run for
+        ``refs/merge-requests/N/head``, never for the branch, so ``pushes_only`` changes
+        nothing here; they are left out in any case."""
 
         def pipelines() -> list[dict[str, Any]]:
             found = self.project.pipelines.list(
@@ -238,7 +242,7 @@ class GitLabForge:
         return [
             (int(p["id"]), p.get("web_url"), p.get("sha"))
             for p in found
-            if p.get("source") != "merge_request_event"
+            if p.get("source") != "merge_request_event" or not pushes_only
         ][:limit]
 
     def run_jobs(self, run_id: int) -> list[PastJob]:

@@ -98,7 +98,7 @@ class Lookup:
         self.started = time.monotonic()
         self.logs = 0
         self.baselines = 0
-        self._runs: dict[str, list[Run]] = {}
+        self._runs: dict[tuple[str, bool], list[Run]] = {}
         self._jobs: dict[int, list[PastJob]] = {}
         self._flips: list[tuple[PastJob, PastJob]] | None = None
         self._logs: dict[int, Path | None] = {}
@@ -111,11 +111,14 @@ class Lookup:
         if time.monotonic() - self.started > self.limits.seconds:
             raise ForgeError(f"history lookups stopped after {self.limits.seconds:.0f} s")
 
-    def branch_runs(self, branch: str, limit: int = TRUNK_RUNS) -> list[Run]:
-        if branch not in self._runs:
+    def branch_runs(
+        self, branch: str, limit: int = TRUNK_RUNS, *, pushes_only: bool = True
+    ) -> list[Run]:
+        key = (branch, pushes_only)
+        if key not in self._runs:
             self._check()
-            self._runs[branch] = self.forge.branch_runs(branch, TRUNK_RUNS)
-        return self._runs[branch][:limit]
+            self._runs[key] = self.forge.branch_runs(branch, TRUNK_RUNS, pushes_only=pushes_only)
+        return self._runs[key][:limit]
 
     def run_jobs(self, run_id: int) -> list[PastJob]:
         if run_id not in self._jobs:
@@ -156,7 +159,7 @@ class Lookup:
 def find_baseline(lookup: Lookup, job: FailedJob, branches: Sequence[str]) -> PastJob | None:
     """The newest green run of a job of this name: on the first branch that has one."""
     for branch in dict.fromkeys(b for b in branches if b):
-        for run_id, _, _ in lookup.branch_runs(branch, BASELINE_RUNS):
+        for run_id, _, _ in lookup.branch_runs(branch, BASELINE_RUNS, pushes_only=False):
             for past in lookup.run_jobs(run_id):
                 if past.name == job.name and past.passed and past.id != job.id:
                     return past
