@@ -250,6 +250,11 @@ def _read_back_retries(store: Store, forge: History, context: RunContext) -> Non
             store.set_outcome(row_id, PASSED if state.conclusion == "success" else FAILED)
 
 
+def _done(action: str, outcome: Outcome) -> str:
+    """What was really done: a refused re-run is stored as such, never as a re-run."""
+    return "retry-refused" if action == "retry" and not outcome.retried else action
+
+
 def _record(store: Store | None, context: RunContext, plan: Plan, outcome: Outcome) -> None:
     """One row per diagnosed job; a store error is reported, the rest goes on."""
     if store is None or plan.dry_run:
@@ -271,7 +276,7 @@ def _record(store: Store | None, context: RunContext, plan: Plan, outcome: Outco
             rule=job.diagnosis.rule,
             signature=job.history.signature,
             tests=tuple(job.diagnosis.tests),
-            action="retry" if job.action == "retry" and outcome.retried else job.action,
+            action=_done(job.action, outcome),
             broken_trunk=job.history.broken_trunk is not None,
             flaky=job.history.flaky is not None,
             duration=job.job.duration,
