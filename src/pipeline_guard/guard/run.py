@@ -250,6 +250,11 @@ def _read_back_retries(store: Store, forge: History, context: RunContext) -> Non
             store.set_outcome(row_id, PASSED if state.conclusion == "success" else FAILED)
 
 
+def _key(diagnosis: Diagnosis) -> str | None:
+    signature = signature_of(diagnosis)
+    return signature.key if signature is not None else None
+
+
 def _done(action: str, outcome: Outcome) -> str:
     """What was really done: a refused re-run is stored as such, never as a re-run."""
     return "retry-refused" if action == "retry" and not outcome.retried else action
@@ -274,7 +279,7 @@ def _record(store: Store | None, context: RunContext, plan: Plan, outcome: Outco
             attempt=max(context.run_attempt, job.job.attempt),
             category=str(job.diagnosis.category),
             rule=job.diagnosis.rule,
-            signature=job.history.signature,
+            signature=_key(job.diagnosis),
             tests=tuple(job.diagnosis.tests),
             action=_done(job.action, outcome),
             broken_trunk=job.history.broken_trunk is not None,
