@@ -29,7 +29,14 @@ from pipeline_guard.engine.signature import signature_of
 from pipeline_guard.errors import ConfigError, ForgeError, InputError, TokenMissing, UsageError
 from pipeline_guard.fixers.all_fixers import fix_ids
 from pipeline_guard.forges.all_forges import forge_for
-from pipeline_guard.forges.base import FailedJob, Forge, ForgeModule, History, RunOptions
+from pipeline_guard.forges.base import (
+    FailedJob,
+    Forge,
+    ForgeModule,
+    History,
+    PastJob,
+    RunOptions,
+)
 from pipeline_guard.guard.act import Outcome, act
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.guard.policy import Plan, decide
@@ -71,10 +78,16 @@ def run(
     outcome = Outcome()
     log_dir = Path(tempfile.mkdtemp(prefix="pg-logs-"))
     forge, jobs = _collect(module, context, outcome, log_dir)
-    diagnosed = [(job, _diagnose(job, matcher, model)) for job in jobs]
-    store = _open_store(config, outcome)
     lookup = _lookup(forge, config, log_dir)
+    baselines, baseline_notes = _baselines(lookup, context, jobs)
+    diagnosed = [
+        (job, _diagnose(job, matcher, model, baselines.get(job.id, (None, None))[0]))
+        for job in jobs
+    ]
+    store = _open_store(config, outcome)
     history, notes = _history(lookup, context, diagnosed, store, matcher, model)
+    history = _with_baselines(history, diagnosed, baselines)
+    notes = [*baseline_notes, *notes]
     plan = decide(context, config, diagnosed, has_fixer=fix_ids(), history=history)
     plan = plan.model_copy(update={"notes": (*plan.notes, *notes)})
     if forge is not None:
@@ -190,6 +203,44 @@ def _lookup(forge: Forge | None, config: RepoConfig, log_dir: Path) -> Lookup | 
     return Lookup(forge, log_dir, limits)
 
 
+Baseline = tuple[Path | None, PastJob | None]
+
+
+def _baselines(
+    lookup: Lookup | None, context: RunContext, jobs: Sequence[FailedJob]
+) -> tuple[dict[int, Baseline], list[str]]:
+    """The last green log of each failed job (issue 10): the same branch, else the default
+    branch; at most one per job, capped, inside the lookups' budget; none when there is none."""
+    if lookup is None:
+        return {}, []
+    branches = [b for b in (context.head_branch, context.default_branch) if b]
+    found: dict[int, Baseline] = {}
+    try:
+        for job in jobs:
+            if job.log_path is not None:
+                green = evidence.fetch_baseline(lookup, job, branches)
+                if green is not None:
+                    found[job.id] = green
+    except ForgeError as exc:
+        return found, [f"No baseline logs: {exc}."]
+    return found, []
+
+
+def _with_baselines(
+    history: dict[int, JobHistory],
+    diagnosed: Sequence[tuple[FailedJob, Diagnosis]],
+    baselines: dict[int, Baseline],
+) -> dict[int, JobHistory]:
+    """Name the green job whose log the engine really compared with (the report says so)."""
+    for job, diagnosis in diagnosed:
+        green = baselines.get(job.id, (None, None))[1]
+        if diagnosis.baseline is not None and green is not None:
+            record = history.get(job.id) or JobHistory()
+            link = green.url or green.run_url or f"job {green.id}"
+            history[job.id] = record.model_copy(update={"baseline": link})
+    return history
+
+
 def _history(  # noqa: PLR0917 - the stage's inputs, each used once
     lookup: Lookup | None,
     context: RunContext,
@@ -294,11 +345,19 @@ def _record(store: Store | None, context: RunContext, plan: Plan, outcome: Outco
         outcome.errors.append(f"could not write to the history store: {type(exc).__name__}")
 
 
-def _diagnose(job: FailedJob, matcher: Matcher, model: Scorer | None) -> Diagnosis:
-    """The job's diagnosis; a job without a readable log still gets an (unknown) diagnosis."""
+def _diagnose(
+    job: FailedJob, matcher: Matcher, model: Scorer | None, baseline: Path | None = None
+) -> Diagnosis:
+    """The job's diagnosis (lines of the ``baseline`` green log discounted); a job without a
+    readable log still gets an (unknown) diagnosis."""
     if job.log_path is not None:
         try:
-            return analyze_source(str(job.log_path), matcher, model)
+            return analyze_source(
+                str(job.log_path),
+                matcher,
+                model,
+                baseline=str(baseline) if baseline is not None else None,
+            )
         except InputError as exc:
             return _no_log(job, str(exc))
     return _no_log(job, "the forge has no log for this job")

@@ -22,7 +22,9 @@ def run(
         from pipeline_guard.lab.training import TrainSettings, train
     except ImportError:
         raise UsageError("train needs scikit-learn: pip install 'pipeline-guard[train]'") from None
-    cases = [case for corpus in corpora for case in read_corpus(corpus)]
+    cases = [
+        case for corpus in corpora for case in read_corpus(corpus) if case.category is not None
+    ]
     if not cases:
         raise UsageError("no labelled logs in the given corpora")
     settings = TrainSettings(
