@@ -242,7 +242,7 @@ class GitLabForge:
         return [
             (int(p["id"]), p.get("web_url"), p.get("sha"))
             for p in found
-            if p.get("source") != "merge_request_event" or not pushes_only
+            if p.get("source") != "merge_request_event"
         ][:limit]
 
     def run_jobs(self, run_id: int) -> list[PastJob]:

@@ -78,7 +78,7 @@ def run(
     outcome = Outcome()
     log_dir = Path(tempfile.mkdtemp(prefix="pg-logs-"))
     forge, jobs = _collect(module, context, outcome, log_dir)
-    lookup = _lookup(forge, config, log_dir)
+    lookup = _lookup(forge, context, config, log_dir)
     baselines, baseline_notes = _baselines(lookup, context, jobs)
     diagnosed = [
         (job, _diagnose(job, matcher, model, baselines.get(job.id, (None, None))[0]))
@@ -195,12 +195,14 @@ def _open_store(config: RepoConfig, outcome: Outcome) -> Store | None:
         return None
 
 
-def _lookup(forge: Forge | None, config: RepoConfig, log_dir: Path) -> Lookup | None:
+def _lookup(
+    forge: Forge | None, context: RunContext, config: RepoConfig, log_dir: Path
+) -> Lookup | None:
     """This run's history reads, when the forge has history and lookups are on."""
     if not isinstance(forge, History) or not config.history.lookups:
         return None
     limits = Limits(window_days=config.history.window_days, flaky_after=config.history.flaky_after)
-    return Lookup(forge, log_dir, limits)
+    return Lookup(forge, log_dir, limits, current_run=context.run_id)
 
 
 Baseline = tuple[Path | None, PastJob | None]

@@ -89,9 +89,15 @@ class Lookup:
     """One guard run's reads of the forge's history: cached, counted and bounded."""
 
     def __init__(
-        self, forge: History, log_dir: Path, limits: Limits, now: datetime | None = None
+        self,
+        forge: History,
+        log_dir: Path,
+        limits: Limits,
+        now: datetime | None = None,
+        current_run: int | None = None,
     ) -> None:
         self.forge = forge
+        self.current_run = current_run  # never history of itself
         self.log_dir = log_dir
         self.limits = limits
         self.now = now or datetime.now(UTC)
@@ -117,7 +123,8 @@ class Lookup:
         key = (branch, pushes_only)
         if key not in self._runs:
             self._check()
-            self._runs[key] = self.forge.branch_runs(branch, TRUNK_RUNS, pushes_only=pushes_only)
+            runs = self.forge.branch_runs(branch, TRUNK_RUNS, pushes_only=pushes_only)
+            self._runs[key] = [run for run in runs if run[0] != self.current_run]
         return self._runs[key][:limit]
 
     def run_jobs(self, run_id: int) -> list[PastJob]:
