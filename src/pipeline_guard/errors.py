@@ -64,3 +64,12 @@ class TokenMissing(ForgeError):
 
 class FixError(GuardError):
     """A fixer could not make or verify its fix; the diagnosis and comment still go out."""
+
+
+class FixUnavailable(FixError):
+    """The fix cannot be made here (tool missing, unsafe to install, no checkout, ...);
+    ``command`` is what a person can run instead, for the comment."""
+
+    def __init__(self, message: str, command: str) -> None:
+        super().__init__(message)
+        self.command = command

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 import yaml
 
+from fixer_sites import apply_fix
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import bundled_rules_dir, load_rule_dir
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers import action_versions, all_fixers
-from pipeline_guard.fixers.base import FixUnavailable, changed_files, check_owned
+from pipeline_guard.fixers.base import check_owned
+from pipeline_guard.fixers.git import changed_files
 
 STAMP = "2024-05-14T09:21:33.4817263Z "
 SHA = "a5ac7e51b41094c92402da3b24376905380afc29"
@@ -94,14 +96,16 @@ def test_rewrites_retired_tags_byte_for_byte(tmp_path: Path, matcher: Matcher) -
         },
     )
     diagnosis = diagnosis_for(tmp_path, matcher, "actions/upload-artifact: v3")
-    result = action_versions.apply("action-versions", diagnosis, repo)
+    result = apply_fix(action_versions, "action-versions", diagnosis, repo)
     assert (repo / ".github/workflows/ci.yml").read_bytes() == FIXED.encode()
     assert (repo / ".github/actions/local/action.yml").read_text() == COMPOSITE.replace(
         "@v1", "@v4"
     )
-    assert result.changed == (".github/actions/local/action.yml", ".github/workflows/ci.yml")
-    assert changed_files(repo) == list(result.changed)
-    check_owned(result.changed, action_versions.owned_files("action-versions"))
+    assert tuple(changed_files(repo)) == (
+        ".github/actions/local/action.yml",
+        ".github/workflows/ci.yml",
+    )
+    check_owned(changed_files(repo), action_versions.owned_files("action-versions"))
     assert result.summary == (
         "Update retired GitHub Actions versions (actions/cache v2.1.7 -> v4, "
         "actions/checkout v2 -> v4, actions/download-artifact v1 -> v4, "
@@ -127,7 +131,7 @@ def test_rewrites_retired_tags_byte_for_byte(tmp_path: Path, matcher: Matcher) -
 def test_the_sed_command_makes_the_same_edit(tmp_path: Path, matcher: Matcher) -> None:
     repo = make_repo(tmp_path, {".github/workflows/ci.yml": WORKFLOW})
     diagnosis = diagnosis_for(tmp_path, matcher, "actions/cache: v2")
-    result = action_versions.apply("action-versions", diagnosis, repo)
+    result = apply_fix(action_versions, "action-versions", diagnosis, repo)
     git(repo, "checkout", "--", ".")
     subprocess.run(["sh", "-c", result.command], cwd=repo, check=True, timeout=30)
     assert (repo / ".github/workflows/ci.yml").read_bytes() == FIXED.encode()
@@ -137,7 +141,7 @@ def test_a_blamed_sha_pin_is_comment_only(tmp_path: Path, matcher: Matcher) -> N
     repo = make_repo(tmp_path, {".github/workflows/ci.yml": WORKFLOW})
     diagnosis = diagnosis_for(tmp_path, matcher, f"actions/cache: {SHA}")
     with pytest.raises(FixUnavailable) as caught:
-        action_versions.apply("action-versions", diagnosis, repo)
+        apply_fix(action_versions, "action-versions", diagnosis, repo)
     assert caught.value.command == (
         "pin actions/cache to the commit SHA of its v4 release, keeping the comment"
     )
@@ -150,7 +154,7 @@ def test_a_version_the_table_does_not_know_is_comment_only(
     repo = make_repo(tmp_path, {".github/workflows/ci.yml": WORKFLOW})
     diagnosis = diagnosis_for(tmp_path, matcher, "acme/deploy: v1")
     with pytest.raises(FixUnavailable) as caught:
-        action_versions.apply("action-versions", diagnosis, repo)
+        apply_fix(action_versions, "action-versions", diagnosis, repo)
     assert caught.value.command == (
         "update `uses: acme/deploy@v1` to a supported version in .github/workflows/"
     )
@@ -162,7 +166,7 @@ def test_nothing_to_rewrite_is_an_error(tmp_path: Path, matcher: Matcher) -> Non
     )
     diagnosis = diagnosis_for(tmp_path, matcher, "actions/upload-artifact: v3")
     with pytest.raises(FixError, match="no retired action version"):
-        action_versions.apply("action-versions", diagnosis, repo)
+        apply_fix(action_versions, "action-versions", diagnosis, repo)
 
 
 def test_owned_files_refuse_anything_but_workflows_and_actions() -> None:

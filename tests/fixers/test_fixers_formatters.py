@@ -11,17 +11,20 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from shutil import which
 
 import pytest
 
+from fixer_sites import apply_fix, namespace_jail, reachable, through_guard
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import bundled_rules_dir, load_rule_dir
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers import all_fixers, format_logs, format_pins, formatters
-from pipeline_guard.fixers.base import FixUnavailable, changed_files, check_owned
-from pipeline_guard.fixers.tools import pypi_tool, which
+from pipeline_guard.fixers.base import check_owned
+from pipeline_guard.fixers.git import changed_files
+from pipeline_guard.fixers.tools import pypi_tool
 
 RUNNER = "/home/runner/work/app/app"
 STAMP = "2024-01-01T00:00:00.0000000Z "
@@ -88,14 +91,14 @@ def test_black_fixes_only_the_named_file_with_the_pinned_version(
             "src/app/b.py": UGLY_PY,  # also ugly, but the check did not name it
         },
     )
-    black = pypi_tool("black", BLACK)
+    black = pypi_tool(namespace_jail(), "black", BLACK)
     log = ci_log(tmp_path, repo, [str(black), "--check", "src/app/a.py"])
-    result = formatters.apply("black", diagnose(log, matcher, "black"), repo)
+    result = apply_fix(formatters, "black", diagnose(log, matcher, "black"), repo)
     assert (repo / "src/app/a.py").read_text() == (
         'x = {\n    "a": 37,\n    "b": 42,\n    "c": 927,\n}\ny = "hello " "world"\n'
     )
     assert (repo / "src/app/b.py").read_text() == UGLY_PY
-    assert result.changed == ("src/app/a.py",)
+    assert tuple(changed_files(repo)) == ("src/app/a.py",)
     assert status(repo) == ["src/app/a.py"]
     assert result.summary == f"Format 1 file with black {BLACK} (pinned in requirements-dev.txt)"
     assert result.verification.startswith("$ black --check src/app/a.py\n")
@@ -118,11 +121,11 @@ def test_ruff_format_uses_the_pre_commit_rev_and_the_project_config(
             "ok.py": "print('ok')\n",
         },
     )
-    ruff = pypi_tool("ruff", RUFF)
+    ruff = pypi_tool(namespace_jail(), "ruff", RUFF)
     log = ci_log(tmp_path, repo, [str(ruff), "format", "--check"])
-    result = formatters.apply("ruff-format", diagnose(log, matcher, "ruff-format"), repo)
+    result = apply_fix(formatters, "ruff-format", diagnose(log, matcher, "ruff-format"), repo)
     assert (repo / "a.py").read_text() == "print('hi')\n"
-    assert result.changed == ("a.py",)
+    assert tuple(changed_files(repo)) == ("a.py",)
     assert result.summary == f"Format 1 file with ruff {RUFF} (pinned in .pre-commit-config.yaml)"
     assert result.verification == "$ ruff format --check a.py\n1 file already formatted"
 
@@ -139,11 +142,11 @@ def test_isort_reads_the_pin_from_optional_dependencies(tmp_path: Path, matcher:
             "pkg/api.py": "import sys, os\nimport attr\n",
         },
     )
-    isort = pypi_tool("isort", ISORT)
+    isort = pypi_tool(namespace_jail(), "isort", ISORT)
     log = ci_log(tmp_path, repo, [str(isort), "--check-only", "."])
-    result = formatters.apply("isort", diagnose(log, matcher, "isort"), repo)
+    result = apply_fix(formatters, "isort", diagnose(log, matcher, "isort"), repo)
     assert (repo / "pkg/api.py").read_text() == "import os\nimport sys\n\nimport attr\n"
-    assert result.changed == ("pkg/api.py",)
+    assert tuple(changed_files(repo)) == ("pkg/api.py",)
     assert result.verification == "$ isort --check-only pkg/api.py"
     assert result.summary == f"Format 1 file with isort {ISORT} (pinned in pyproject.toml)"
 
@@ -164,9 +167,9 @@ def test_prettier_runs_the_pinned_version_through_npx(tmp_path: Path, matcher: M
         },
     )
     log = ci_log(tmp_path, repo, ["npx", "--yes", f"prettier@{PRETTIER}", "--check", "."])
-    result = formatters.apply("prettier", diagnose(log, matcher, "prettier"), repo)
+    result = apply_fix(formatters, "prettier", diagnose(log, matcher, "prettier"), repo)
     assert (repo / "src/a.js").read_text() == "const a = { b: 1 }\n"
-    assert result.changed == ("src/a.js",)
+    assert tuple(changed_files(repo)) == ("src/a.js",)
     assert result.summary == f"Format 1 file with prettier {PRETTIER} (pinned in package.json)"
     assert result.verification == (
         f"$ npx --yes prettier@{PRETTIER} --check src/a.js\n"
@@ -186,11 +189,11 @@ def test_rustfmt_fixes_the_files_cargo_fmt_named(tmp_path: Path, matcher: Matche
         },
     )
     log = ci_log(tmp_path, repo, ["cargo", "fmt", "--check"])
-    result = formatters.apply("rustfmt", diagnose(log, matcher, "rustfmt"), repo)
+    result = apply_fix(formatters, "rustfmt", diagnose(log, matcher, "rustfmt"), repo)
     assert (repo / "src/main.rs").read_text() == (
         'mod util;\nfn main() {\n    println!("{}", util::two());\n}\n'
     )
-    assert result.changed == ("src/main.rs",)
+    assert tuple(changed_files(repo)) == ("src/main.rs",)
     assert result.verification == "$ rustfmt --check --edition 2021 src/main.rs"
     assert result.summary.startswith("Format 1 file with rustfmt ")
 
@@ -210,9 +213,9 @@ def test_gofmt_fixes_the_files_gofmt_listed(tmp_path: Path, matcher: Matcher) ->
         },
     )
     log = ci_log(tmp_path, repo, ["sh", "-c", "gofmt -s -l . && false"], head="+ gofmt -s -l .\n")
-    result = formatters.apply("gofmt", diagnose(log, matcher, "gofmt"), repo)
+    result = apply_fix(formatters, "gofmt", diagnose(log, matcher, "gofmt"), repo)
     assert (repo / "main.go").read_text() == "package main\n\nfunc main() {\n}\n"
-    assert result.changed == ("main.go",)
+    assert tuple(changed_files(repo)) == ("main.go",)
     assert result.verification == "$ gofmt -s -l main.go"
     assert result.command == "gofmt -s -w main.go"
 
@@ -256,7 +259,7 @@ def test_missing_npx_gives_the_exact_command(
     diagnosis = diagnose(log, matcher, "prettier")
     monkeypatch.setenv("PATH", path_with_git_only(tmp_path))
     with pytest.raises(FixUnavailable) as caught:
-        formatters.apply("prettier", diagnosis, repo)
+        apply_fix(formatters, "prettier", diagnosis, repo)
     assert caught.value.command == f"npx --yes prettier@{PRETTIER} --write src/a.js"
     assert status(repo) == []
 
@@ -271,7 +274,7 @@ def test_missing_gofmt_gives_the_exact_command(
     diagnosis = diagnose(log, matcher, "gofmt")
     monkeypatch.setenv("PATH", path_with_git_only(tmp_path))
     with pytest.raises(FixUnavailable) as caught:
-        formatters.apply("gofmt", diagnosis, repo)
+        apply_fix(formatters, "gofmt", diagnosis, repo)
     assert caught.value.command == "gofmt -s -w internal/api/router.go"
 
 
@@ -282,7 +285,7 @@ def test_goimports_is_not_mistaken_for_gofmt(tmp_path: Path, matcher: Matcher) -
         "cmd/main.go:5: File is not `goimports`-ed with -local github.com/acme (goimports)",
     )
     with pytest.raises(FixUnavailable) as caught:
-        formatters.apply("gofmt", diagnose(log, matcher, "gofmt"), repo)
+        apply_fix(formatters, "gofmt", diagnose(log, matcher, "gofmt"), repo)
     assert caught.value.command == "go run golang.org/x/tools/cmd/goimports@latest -w cmd/main.go"
 
 
@@ -303,7 +306,7 @@ def test_pypi_tool_that_cannot_install_gives_the_exact_command(
     monkeypatch.setenv("PIPELINE_GUARD_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     with pytest.raises(FixUnavailable) as caught:
-        formatters.apply("black", diagnosis, repo)
+        apply_fix(formatters, "black", diagnosis, repo)
     assert caught.value.command == f"pip install black=={BLACK} && black a.py"
 
 
@@ -313,7 +316,7 @@ def test_a_log_path_that_is_not_in_the_checkout_stops_the_fix(
     repo = make_repo(tmp_path, {"a.py": "x=1\n"})
     log = write_log(tmp_path, f"would reformat {RUNNER}/gone.py", "Oh no! 💥 💔 💥")
     with pytest.raises(FixError, match=r"gone\.py"):
-        formatters.apply("black", diagnose(log, matcher, "black"), repo)
+        apply_fix(formatters, "black", diagnose(log, matcher, "black"), repo)
 
 
 def test_clang_format_is_comment_only_with_the_named_files(
@@ -326,7 +329,7 @@ def test_clang_format_is_comment_only_with_the_named_files(
         "[-Wclang-format-violations]",
     )
     with pytest.raises(FixUnavailable) as caught:
-        formatters.apply("clang-format", diagnose(log, matcher, "clang-format"), repo)
+        apply_fix(formatters, "clang-format", diagnose(log, matcher, "clang-format"), repo)
     assert caught.value.command == "clang-format -i src/core/scheduler.cpp"
 
 
@@ -340,7 +343,7 @@ def test_pre_commit_is_comment_only_with_the_failed_hooks(tmp_path: Path, matche
         "- files were modified by this hook",
     )
     with pytest.raises(FixUnavailable) as caught:
-        formatters.apply("pre-commit", diagnose(log, matcher, "pre-commit"), repo)
+        apply_fix(formatters, "pre-commit", diagnose(log, matcher, "pre-commit"), repo)
     assert caught.value.command == "pre-commit run trailing-whitespace --all-files"
 
 
@@ -405,11 +408,12 @@ def test_a_file_the_tool_cannot_format_is_an_error(tmp_path: Path, matcher: Matc
     repo = make_repo(tmp_path, {"requirements.txt": f"black=={BLACK}\n", "a.py": "def (:\n"})
     log = write_log(tmp_path, f"would reformat {RUNNER}/a.py", "Oh no! 💥 💔 💥")
     with pytest.raises(FixError, match=r"^`black a\.py` failed \(exit 123\)"):
-        formatters.apply("black", diagnose(log, matcher, "black"), repo)
+        apply_fix(formatters, "black", diagnose(log, matcher, "black"), repo)
 
 
 def test_a_fix_that_changes_nothing_is_an_error(tmp_path: Path, matcher: Matcher) -> None:
-    repo = make_repo(tmp_path, {"requirements.txt": f"black=={BLACK}\n", "a.py": "x = 1\n"})
+    checkout = {"requirements.txt": f"black=={BLACK}\n", "a.py": "x = 1\n"}
+    repo = make_repo(reachable(tmp_path), checkout)
     log = write_log(tmp_path, f"would reformat {RUNNER}/a.py", "Oh no! 💥 💔 💥")
     with pytest.raises(FixError, match="changed nothing"):
-        formatters.apply("black", diagnose(log, matcher, "black"), repo)
+        through_guard(diagnose(log, matcher, "black"), repo)

@@ -19,15 +19,20 @@ from pathlib import Path
 
 import pytest
 
+from fixer_sites import apply_fix, namespace_jail, reachable, through_guard
 from pipeline_guard.categories import Action, Category
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis, Evidence
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import load_rules
-from pipeline_guard.errors import FixError
+from pipeline_guard.errors import FixError, FixUnavailable
 from pipeline_guard.fixers import lockfiles
-from pipeline_guard.fixers.base import FixResult, FixUnavailable, is_owned
+from pipeline_guard.fixers.base import FixResult, is_owned
+from pipeline_guard.fixers.git import changed_files as git_changes
+from pipeline_guard.fixers.lockfiles import python as lockfiles_python
+from pipeline_guard.fixers.lockfiles import relock
 from pipeline_guard.fixers.tools import pypi_tool
+from pipeline_guard.guard.fix_request import changed_since, workspace_state
 
 NPM_QUIET = ("--ignore-scripts", "--no-audit", "--no-fund")
 POETRY = "2.1.3"
@@ -137,25 +142,24 @@ def test_npm_relocks_only_the_stale_project_and_upgrades_nothing(
     failure = sh(["npm", "ci", "--dry-run", *NPM_QUIET], web, ok=False)
     diagnosis = diagnose_log(pack, tmp_path, failure, "npm-lockfile")
 
-    result = lockfiles.apply("npm-lockfile", diagnosis, repo)
+    result = apply_fix(lockfiles, "npm-lockfile", diagnosis, repo)
 
-    assert result.changed == ("web/package-lock.json",)
     assert changed_files(repo) == [" M web/package-lock.json"]
     assert locked_npm(web) == {"is-number": "6.0.0", "ms": "2.1.2"}
     assert result.command == f"cd web && {lockfiles.SPECS['npm-lockfile'].manual}"
     assert_verified(result, "cd web && npm ci --dry-run --ignore-scripts")
-    assert is_owned(result.changed[0], lockfiles.owned_files("npm-lockfile"))
+    assert is_owned(git_changes(repo)[0], lockfiles.owned_files("npm-lockfile"))
 
 
 @pytest.mark.e2e
 @needs_npm
 def test_npm_in_sync_is_nothing_to_fix(tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
+    repo = reachable(tmp_path) / "repo"
     npm_project(repo, ms="2.1.3")
     commit(repo, "in sync")
     diagnosis = make_diagnosis("npm-lockfile", "npm error Missing: ms@2.1.3 from lock file")
     with pytest.raises(FixError, match="already in sync"):
-        lockfiles.apply("npm-lockfile", diagnosis, repo)
+        through_guard(diagnosis, repo)
 
 
 @pytest.mark.e2e
@@ -180,9 +184,10 @@ def test_pnpm_runs_in_the_workspace_root_of_the_package_the_log_names(
     diagnosis = diagnose_log(pack, tmp_path, failure, "pnpm-lockfile")
     assert any("packages/web/package.json" in line.text for line in diagnosis.evidence)
 
-    result = lockfiles.apply("pnpm-lockfile", diagnosis, repo)
+    before = workspace_state(repo)
+    result = apply_fix(lockfiles, "pnpm-lockfile", diagnosis, repo)
 
-    assert result.changed == ("pnpm-lock.yaml",)
+    assert changed_since(repo, before) == ["pnpm-lock.yaml"]
     lock = (repo / "pnpm-lock.yaml").read_text()
     assert "is-number@6.0.0:" in lock
     assert "ms@2.1.2:" in lock
@@ -215,7 +220,7 @@ def test_yarn_classic_relocks_without_touching_the_checkout(
     failure = sh([*yarn, "--frozen-lockfile", "--modules-folder", modules], repo, ok=False)
     diagnosis = diagnose_log(pack, tmp_path, failure, "yarn-lockfile")
 
-    result = lockfiles.apply("yarn-lockfile", diagnosis, repo)
+    result = apply_fix(lockfiles, "yarn-lockfile", diagnosis, repo)
 
     assert changed_files(repo) == [" M yarn.lock"]
     lock = lockfile.read_text()
@@ -243,9 +248,10 @@ def test_yarn_berry_uses_the_lockfile_only_mode_of_the_pinned_release(
     failure = sh([*yarn, "install", "--immutable", "--mode=skip-build"], repo, ok=False)
     diagnosis = diagnose_log(pack, tmp_path, failure, "yarn-lockfile")
 
-    result = lockfiles.apply("yarn-lockfile", diagnosis, repo)
+    before = workspace_state(repo)
+    result = apply_fix(lockfiles, "yarn-lockfile", diagnosis, repo)
 
-    assert result.changed == ("yarn.lock",)
+    assert changed_since(repo, before) == ["yarn.lock"]
     lock = (repo / "yarn.lock").read_text()
     assert '"ms@npm:2.1.2":\n  version: 2.1.2' in lock
     assert '"is-number@npm:6.0.0":\n  version: 6.0.0' in lock
@@ -263,7 +269,7 @@ def test_missing_node_tools_leave_the_exact_command(
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     diagnosis = make_diagnosis("npm-lockfile", "npm error Missing: ms@2.1.3 from lock file")
     with pytest.raises(FixUnavailable, match="npm is not on PATH") as refused:
-        lockfiles.apply("npm-lockfile", diagnosis, repo)
+        apply_fix(lockfiles, "npm-lockfile", diagnosis, repo)
     assert refused.value.command == (
         "npm install --package-lock-only --ignore-scripts --no-audit --no-fund"
     )
@@ -300,7 +306,7 @@ def locked_python(lock: Path) -> dict[str, str]:
 def test_uv_adds_the_new_requirement_and_keeps_the_old_pin(tmp_path: Path, pack: Matcher) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    uv = pypi_tool("uv", None)
+    uv = pypi_tool(namespace_jail(), "uv", None)
     write_pyproject(repo, '"six==1.15.0"')
     sh([uv, "lock"], repo)
     write_pyproject(repo, '"six>=1.15"')  # six 1.17 would be allowed now
@@ -310,9 +316,8 @@ def test_uv_adds_the_new_requirement_and_keeps_the_old_pin(tmp_path: Path, pack:
     failure = sh([uv, "sync", "--locked", "--dry-run"], repo, ok=False)
     diagnosis = diagnose_log(pack, tmp_path, failure, "uv-lock")
 
-    result = lockfiles.apply("uv-lock", diagnosis, repo)
+    result = apply_fix(lockfiles, "uv-lock", diagnosis, repo)
 
-    assert result.changed == ("uv.lock",)
     assert changed_files(repo) == [" M pyproject.toml", " M uv.lock"]  # pyproject: the user's
     locked = locked_python(repo / "uv.lock")
     assert locked["six"] == "1.15.0"
@@ -323,7 +328,7 @@ def test_uv_adds_the_new_requirement_and_keeps_the_old_pin(tmp_path: Path, pack:
 def test_poetry_uses_the_version_that_wrote_the_lock(tmp_path: Path, pack: Matcher) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
-    poetry = pypi_tool("poetry", POETRY)
+    poetry = pypi_tool(namespace_jail(), "poetry", POETRY)
     write_pyproject(repo, '"six==1.15.0"', POETRY_SOURCE)
     sh([poetry, "lock"], repo)
     write_pyproject(repo, '"six>=1.15"', POETRY_SOURCE)
@@ -333,9 +338,9 @@ def test_poetry_uses_the_version_that_wrote_the_lock(tmp_path: Path, pack: Match
     commit(repo, "add idna")
     failure = sh([poetry, "check", "--lock"], repo, ok=False)
     diagnosis = diagnose_log(pack, tmp_path, failure, "poetry-lock")
-    assert lockfiles.poetry_version(repo) == POETRY
+    assert lockfiles_python.poetry_version(repo) == POETRY
 
-    result = lockfiles.apply("poetry-lock", diagnosis, repo)
+    result = apply_fix(lockfiles, "poetry-lock", diagnosis, repo)
 
     assert changed_files(repo) == [" M poetry.lock"]
     locked = locked_python(repo / "poetry.lock")
@@ -402,9 +407,10 @@ def test_cargo_locks_the_new_crate_in_the_folder_the_log_names(
     failure = failure.replace(str(repo), "/home/runner/work/app/app")
     diagnosis = diagnose_log(pack, tmp_path, failure, "cargo-lock")
 
-    result = lockfiles.apply("cargo-lock", diagnosis, repo)
+    before = workspace_state(repo)
+    result = apply_fix(lockfiles, "cargo-lock", diagnosis, repo)
 
-    assert result.changed == ("rust/Cargo.lock",)
+    assert changed_since(repo, before) == ["rust/Cargo.lock"]
     assert locked_cargo(rust / "Cargo.lock") == {
         "app": "0.1.0",
         "otherdep": "0.1.0",
@@ -426,7 +432,7 @@ def test_missing_cargo_leaves_the_exact_command(
         "--locked was passed to prevent this",
     )
     with pytest.raises(FixUnavailable, match="cargo is not on PATH") as refused:
-        lockfiles.apply("cargo-lock", diagnosis, tmp_path)
+        apply_fix(lockfiles, "cargo-lock", diagnosis, tmp_path)
     assert refused.value.command == "cargo update --workspace"
 
 
@@ -453,13 +459,13 @@ def make_diagnosis(fix: str, *lines: str, rule: str | None = None) -> Diagnosis:
 def test_pipenv_and_composer_are_comment_only_with_the_command(tmp_path: Path) -> None:
     pipenv = make_diagnosis("pipenv-lock", "Your Pipfile.lock (448457) is out of date.")
     with pytest.raises(FixUnavailable, match="re-resolves every package") as refused:
-        lockfiles.apply("pipenv-lock", pipenv, tmp_path)
+        apply_fix(lockfiles, "pipenv-lock", pipenv, tmp_path)
     assert refused.value.command == "pipenv lock"
     composer = make_diagnosis(
         "composer-lock", '- Required package "spatie/laravel-permission" is not present in the lock'
     )
     with pytest.raises(FixUnavailable) as refused:
-        lockfiles.apply("composer-lock", composer, tmp_path)
+        apply_fix(lockfiles, "composer-lock", composer, tmp_path)
     assert refused.value.command == (
         "composer update spatie/laravel-permission --no-install --no-scripts --no-plugins"
     )
@@ -469,11 +475,11 @@ def test_a_missing_lockfile_is_not_created(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(PYPROJECT.format(deps=""))
     diagnosis = make_diagnosis("uv-lock", "error: Unable to find lockfile at `uv.lock`")
     with pytest.raises(FixUnavailable, match="does not decide to create one") as refused:
-        lockfiles.apply("uv-lock", diagnosis, tmp_path)
+        apply_fix(lockfiles, "uv-lock", diagnosis, tmp_path)
     assert refused.value.command == "uv lock"
     missing = make_diagnosis("npm-lockfile", "npm error x", rule="npm-ci-missing-lockfile")
     with pytest.raises(FixUnavailable, match=r"no package-lock\.json to refresh"):
-        lockfiles.apply("npm-lockfile", missing, tmp_path)
+        apply_fix(lockfiles, "npm-lockfile", missing, tmp_path)
 
 
 def test_ci_paths_map_onto_the_checkout_by_their_longest_existing_suffix(tmp_path: Path) -> None:
@@ -481,11 +487,11 @@ def test_ci_paths_map_onto_the_checkout_by_their_longest_existing_suffix(tmp_pat
     (tmp_path / "web" / "package.json").write_text("{}")
     (tmp_path / "package.json").write_text("{}")
     web = tmp_path / "web" / "package.json"
-    assert lockfiles.map_to_workspace("/home/runner/work/a/a/web/package.json", tmp_path) == web
-    assert lockfiles.map_to_workspace("<ROOT>/package.json", tmp_path) == tmp_path / "package.json"
+    assert relock.map_to_workspace("/home/runner/work/a/a/web/package.json", tmp_path) == web
+    assert relock.map_to_workspace("<ROOT>/package.json", tmp_path) == tmp_path / "package.json"
     # ".." never climbs out: only suffixes inside the checkout are tried.
-    assert lockfiles.map_to_workspace("../../package.json", tmp_path) == tmp_path / "package.json"
-    assert lockfiles.map_to_workspace("/elsewhere/Cargo.lock", tmp_path) is None
+    assert relock.map_to_workspace("../../package.json", tmp_path) == tmp_path / "package.json"
+    assert relock.map_to_workspace("/elsewhere/Cargo.lock", tmp_path) is None
 
 
 def test_owned_files_cover_nested_lockfiles_only() -> None:
@@ -518,9 +524,10 @@ def test_go_mod_tidy_adds_the_missing_requirement(tmp_path: Path, pack: Matcher)
     failure = sh(["go", "build", "-mod=readonly", "./..."], repo, ok=False)
     diagnosis = diagnose_log(pack, tmp_path, failure, "go-mod-tidy")
 
-    result = lockfiles.apply("go-mod-tidy", diagnosis, repo)
+    before = workspace_state(repo)
+    result = apply_fix(lockfiles, "go-mod-tidy", diagnosis, repo)
 
-    assert result.changed == ("go.mod",)
+    assert changed_since(repo, before) == ["go.mod"]
     assert (
         "require example.com/lib v0.0.0-00010101000000-000000000000"
         in (repo / "go.mod").read_text()

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 from fakes.github_api import FakeGitHub
+from fixer_sites import reachable
 from github_env import REPO_NAME, github_env, run_guard, workflow_run_event
 
 UGLY = b"def add(a,b):\n    return a+b\n"
@@ -58,7 +59,7 @@ def checkout_of(fake: FakeGitHub, workspace: Path, files: dict[str, bytes] = FIL
 
 def _failed_run(fake: FakeGitHub, tmp_path: Path) -> tuple[Path, str]:
     fake.add_repo(REPO_NAME, files=FILES)
-    workspace = tmp_path / "workspace"
+    workspace = reachable(tmp_path) / "workspace"
     sha = checkout_of(fake, workspace)
     fake.repos[REPO_NAME].refs["refs/heads/feature"] = sha
     fake.add_pull(REPO_NAME, 7, head_sha=sha, head_ref="feature")
@@ -182,7 +183,7 @@ def test_workflow_fix_without_workflows_permission_asks_for_a_fix_token(
 ) -> None:
     files = {".github/workflows/ci.yml": WORKFLOW, "README.md": b"# app\n"}
     fake_github.add_repo(REPO_NAME, files=files)
-    workspace = tmp_path / "workspace"
+    workspace = reachable(tmp_path) / "workspace"
     sha = checkout_of(fake_github, workspace, files)
     fake_github.repos[REPO_NAME].refs["refs/heads/feature"] = sha
     fake_github.add_pull(REPO_NAME, 7, head_sha=sha, head_ref="feature")

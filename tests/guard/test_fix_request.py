@@ -3,23 +3,26 @@ with the real black (pinned by the repository)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from fixer_sites import cache_dir, reachable
 from pipeline_guard.categories import Category
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 from pipeline_guard.guard.config import RepoConfig
-from pipeline_guard.guard.fix_request import branch_name, prepare_fix
+from pipeline_guard.guard.fix_request import FixAttempt, branch_name, prepare_fix
 
 UGLY = "def f(a,b):\n    return a+b\n"
 
 
 def _checkout(tmp_path: Path, names: list[str]) -> tuple[Path, str, Path]:
-    workspace = tmp_path / "repo"
+    workspace = reachable(tmp_path) / "repo"
     (workspace / "src").mkdir(parents=True)
     (workspace / "requirements-dev.txt").write_text("black==24.4.2\n")
     for name in names:
@@ -54,6 +57,25 @@ def _diagnosis(log: Path) -> Diagnosis:
     )
 
 
+def fix(
+    log: Path,
+    context: RunContext,
+    config: RepoConfig,
+    *,
+    redact: Callable[[str], str] = str,
+) -> FixAttempt:
+    """The guard's fix for the black failure the log shows, as ``act`` asks for it."""
+    return prepare_fix(
+        _diagnosis(log),
+        context,
+        config,
+        log=log,
+        env=dict(os.environ),
+        cache_dir=cache_dir(),
+        redact=redact,
+    )
+
+
 def _context(workspace: Path, sha: str) -> RunContext:
     return RunContext(
         platform=Platform.GITHUB,
@@ -67,7 +89,7 @@ def _context(workspace: Path, sha: str) -> RunContext:
 def test_a_fix_is_packaged_and_the_workspace_restored(tmp_path: Path) -> None:
     workspace, sha, log = _checkout(tmp_path, ["a.py", "b.py"])
 
-    attempt = prepare_fix(_diagnosis(log), _context(workspace, sha), RepoConfig())
+    attempt = fix(log, _context(workspace, sha), RepoConfig())
 
     request = attempt.request
     assert request.branch == "pipeline-guard/fix/black/feature-x"
@@ -90,7 +112,7 @@ def test_more_files_than_the_limit_is_refused(tmp_path: Path) -> None:
     config = RepoConfig.model_validate({"fix": {"max-files": 2}})
 
     with pytest.raises(FixError, match=r"changes 3 files, more than `fix.max-files` \(2\)"):
-        prepare_fix(_diagnosis(log), _context(workspace, sha), config)
+        fix(log, _context(workspace, sha), config)
     assert (workspace / "src/c.py").read_text() == UGLY
 
 
@@ -99,7 +121,7 @@ def test_a_path_outside_the_allowed_set_is_refused(tmp_path: Path) -> None:
     config = RepoConfig.model_validate({"fix": {"paths": ["docs/**"]}})
 
     with pytest.raises(FixError, match=r"src/a\.py"):
-        prepare_fix(_diagnosis(log), _context(workspace, sha), config)
+        fix(log, _context(workspace, sha), config)
     assert (workspace / "src/a.py").read_text() == UGLY
 
 
@@ -108,7 +130,7 @@ def test_a_fork_is_refused_before_anything_runs(tmp_path: Path) -> None:
     context = _context(workspace, sha).model_copy(update={"from_fork": True})
 
     with pytest.raises(FixError, match="forks"):
-        prepare_fix(_diagnosis(log), context, RepoConfig())
+        fix(log, context, RepoConfig())
 
 
 def test_branch_names_are_stable_and_safe() -> None:
@@ -121,9 +143,7 @@ def test_the_pr_texts_are_redacted(tmp_path: Path) -> None:
     workspace, sha, log = _checkout(tmp_path, ["a.py"])
     context = _context(workspace, sha).model_copy(update={"run_url": "https://x/?token=s3cr3t"})
 
-    attempt = prepare_fix(
-        _diagnosis(log), context, RepoConfig(), redact=lambda text: text.replace("s3cr3t", "***")
-    )
+    attempt = fix(log, context, RepoConfig(), redact=lambda text: text.replace("s3cr3t", "***"))
 
     assert "s3cr3t" not in attempt.request.body
     assert "?token=***" in attempt.request.body

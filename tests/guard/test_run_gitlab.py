@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from fakes.gitlab_api import GITLAB_READ_TOKEN, Commit, FakeGitLab, Job, PipelineSource
+from fixer_sites import reachable
 from gitlab_env import (
     HEAD_SHA,
     JOB_TOKEN,
@@ -463,7 +464,7 @@ def checkout(fake: FakeGitLab, workspace: Path) -> str:
 def test_formatter_drift_becomes_one_fix_mr(fake_gitlab: FakeGitLab, tmp_path: Path) -> None:
     """One commit through the commits API on a branch named after the fix, one MR; a second
     run force-pushes the branch again and updates that MR instead of opening another."""
-    workspace = tmp_path / "shop"
+    workspace = reachable(tmp_path) / "shop"
     workspace.mkdir()
     sha = checkout(fake_gitlab, workspace)
     fake_gitlab.add_merge_request(PROJECT_ID, 3, source_branch="feature", sha=sha)

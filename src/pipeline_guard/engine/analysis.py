@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from pipeline_guard.engine.baseline import familiar_lines
 from pipeline_guard.engine.diagnosis import FULL, Diagnosis, Selection, diagnose
-from pipeline_guard.engine.log_reader import Chunk, CleanLine, iter_chunks, open_log
+from pipeline_guard.engine.log_reader import Chunk, CleanLine, log_chunks
 from pipeline_guard.engine.matcher import Hit, Matcher, ScanResult
 from pipeline_guard.engine.prediction import LineScorer, Scorer
 from pipeline_guard.engine.step_tracker import FailingStep, JobStep, failing_step
@@ -37,16 +37,8 @@ class LogResult:
 def scan_source(source: str, matcher: Matcher, job_steps: Sequence[JobStep] = ()) -> ScanResult:
     """Scan one log (a path or ``-``) with every rule of ``matcher``, and locate the step that
     ended the job (``job_steps``: the forge's step conclusions, when known)."""
-    stream = open_log(source)
-    try:
-        scan = matcher.scan(iter_chunks(stream))
-    except OSError as exc:
-        raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
-    except EOFError:
-        raise InputError(f"{source}: truncated compressed file") from None
-    finally:
-        if source != "-":
-            stream.close()
+    with log_chunks(source) as chunks:
+        scan = matcher.scan(chunks)
     return locate_failure(scan, matcher, job_steps)
 
 

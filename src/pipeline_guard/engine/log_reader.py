@@ -15,11 +15,12 @@ user sees in the raw log.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -123,6 +124,35 @@ def open_log(source: str) -> BinaryIO:
     return stream
 
 
+@contextlib.contextmanager
+def log_chunks(source: str) -> Iterator[Iterator[Chunk]]:
+    """The log at ``source`` (a path or ``-``) as cleaned chunks, for a ``with`` block: opened
+    and refused as :func:`open_log` does, read errors turned into :class:`InputError`, closed
+    afterwards. Every reader of a log (the matcher, the fixers) goes through here."""
+    stream = open_log(source)
+    try:
+        yield iter_chunks(stream)
+    except OSError as exc:
+        raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
+    except EOFError:
+        raise InputError(f"{source}: truncated compressed file") from None
+    finally:
+        if source != "-":
+            stream.close()
+
+
+def lines_with(source: str, keywords: Sequence[bytes]) -> Iterator[str]:
+    """The cleaned, decoded lines of a log that contain one of ``keywords``. A chunk without
+    any keyword is skipped whole, so a gigabyte log costs a few substring searches per block."""
+    with log_chunks(source) as chunks:
+        for chunk in chunks:
+            if not any(keyword in chunk.data for keyword in keywords):
+                continue
+            for raw in chunk.data.split(b"\n"):
+                if any(keyword in raw for keyword in keywords):
+                    yield clean_bytes(raw)[0].decode("utf-8", "replace")
+
+
 def _open_gzip(compressed: io.BufferedReader, source: str) -> BinaryIO:
     unzipped = io.BufferedReader(gzip.GzipFile(fileobj=compressed))
     try:
@@ -155,13 +185,15 @@ def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chun
     carry = b""
     skipping = False  # inside the rest of a line that was already cut
     first = True
+    read_any = False
     while True:
         block = stream.read(block_size)
+        if not block:
+            break
+        read_any = True
         if first:
             block = block.removeprefix(b"\xef\xbb\xbf")
             first = False
-        if not block:
-            break
         if skipping:
             newline = block.find(b"\n")
             if newline < 0:
@@ -189,7 +221,7 @@ def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chun
             next_line += 1
             carry = b""
             skipping = True
-    if carry:
+    if carry or (read_any and next_line == 1):  # a log of a byte-order mark alone: one line
         yield Chunk(clean_block(carry + b"\n"), next_line, 1)
 
 

@@ -34,10 +34,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline_guard.engine.diagnosis import Diagnosis
-from pipeline_guard.engine.log_reader import clean_bytes, iter_chunks, open_log
+from pipeline_guard.engine.log_reader import lines_with
 from pipeline_guard.engine.rule import bundled_rules_dir
-from pipeline_guard.errors import ConfigError, FixError
-from pipeline_guard.fixers.base import FixResult, FixUnavailable, is_owned, tracked_files
+from pipeline_guard.errors import ConfigError, FixError, FixUnavailable
+from pipeline_guard.fixers.base import FixResult, FixSite, is_owned
+from pipeline_guard.fixers.git import tracked_files
+from pipeline_guard.fixers.repo_files import inside, read_text, write_text
 
 FIX_IDS: frozenset[str] = frozenset({"action-versions"})
 OWNED = (
@@ -148,35 +150,27 @@ def rewrite(text: str, table: dict[str, Retirement]) -> str:
     return _USES.sub(replace, text)
 
 
-def _read(path: Path) -> str:
-    """A file's text with its newline style kept (``newline=""``: CRLF stays CRLF)."""
-    try:
-        with path.open(encoding="utf-8", newline="") as handle:
-            return handle.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise FixError(f"cannot read {path.name}: {exc}") from None
+def _read(workspace: Path, relative: str) -> str:
+    """A workflow's text with its newline style kept (CRLF stays CRLF); a workflow that is a
+    symlink, or lies under one, is refused: its content is not the checkout's to rewrite."""
+    text = read_text(inside(workspace, relative))
+    if text is None:
+        raise FixError(f"cannot read {relative} as a regular UTF-8 file of the checkout")
+    return text
 
 
 def _workflow_files(workspace: Path) -> list[str]:
     return [path for path in tracked_files(workspace) if is_owned(path, OWNED)]
 
 
-def named_in_log(source: str) -> list[tuple[str, str]]:
+def named_in_log(log: Path | None) -> list[tuple[str, str]]:
     """The (action, version) pairs GitHub's "deprecated version of" errors name."""
     named: dict[tuple[str, str], None] = {}
-    stream = open_log(source)
-    try:
-        for chunk in iter_chunks(stream):
-            if b"deprecated version of" not in chunk.data:
-                continue
-            for raw in chunk.data.split(b"\n"):
-                if b"deprecated version of" in raw:
-                    text = clean_bytes(raw)[0].decode("utf-8", "replace")
-                    for match in _LOG_NAMED.finditer(text):
-                        named[(match["action"].strip(), match["ref"].strip())] = None
-    finally:
-        if source != "-":
-            stream.close()
+    if log is None:
+        return []
+    for text in lines_with(str(log), (b"deprecated version of",)):
+        for match in _LOG_NAMED.finditer(text):
+            named[(match["action"].strip(), match["ref"].strip())] = None
     return list(named)
 
 
@@ -199,28 +193,26 @@ def _refuse_unfixable(named: list[tuple[str, str]], table: dict[str, Retirement]
             )
 
 
-def apply(fix_id: str, diagnosis: Diagnosis, workspace: Path) -> FixResult:
+def apply(fix_id: str, diagnosis: Diagnosis, site: FixSite) -> FixResult:
     """Rewrite retired tags in the workspace's workflows, then prove it: every changed file
     still parses as YAML and no retired tag is left in any workflow."""
     if fix_id not in FIX_IDS:
         raise FixError(f"action_versions: unknown fix id {fix_id!r}")
+    workspace = site.workspace
     table = load_table()
-    _refuse_unfixable(named_in_log(diagnosis.source), table)
+    _refuse_unfixable(named_in_log(site.log), table)
     files = _workflow_files(workspace)
-    uses = [use for path in files for use in find_retired(_read(workspace / path), path, table)]
+    uses = [use for path in files for use in find_retired(_read(workspace, path), path, table)]
     tags = [use for use in uses if not use.pinned]
     if not tags:
         raise FixError("no retired action version to rewrite in the workflows of this checkout")
     changed = sorted({use.path for use in tags})
     for path in changed:
-        text = _read(workspace / path)
-        with (workspace / path).open("w", encoding="utf-8", newline="") as handle:
-            handle.write(rewrite(text, table))
+        write_text(workspace, path, rewrite(_read(workspace, path), table))
     verification = _verify(workspace, files, changed, table, tags)
     return FixResult(
         fixer=fix_id,
         summary=_summary(tags, [use for use in uses if use.pinned], changed),
-        changed=tuple(changed),
         verification=verification,
         command=_command(tags),
     )
@@ -235,13 +227,13 @@ def _verify(
 ) -> str:
     for path in changed:
         try:
-            yaml.safe_load(_read(workspace / path))
-        except yaml.YAMLError as exc:
+            yaml.safe_load(_read(workspace, path))
+        except (yaml.YAMLError, RecursionError) as exc:
             raise FixError(f"{path} no longer parses as YAML after the rewrite: {exc}") from None
     left = [
         use
         for path in files
-        for use in find_retired(_read(workspace / path), path, table)
+        for use in find_retired(_read(workspace, path), path, table)
         if not use.pinned
     ]
     if left:

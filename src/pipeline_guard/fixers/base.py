@@ -1,19 +1,22 @@
 """What every fixer provides, like pre-commit's ``lang_base``: the protocol and its data.
 
-A fixer is a plain module (``formatters.py``, ``lockfiles.py``, ``action_versions.py``) listed
-in :data:`pipeline_guard.fixers.all_fixers.fixers`. Given a diagnosis whose rule names a fix id
-the fixer handles (the rule's ``fix:`` field, e.g. ``black`` or ``npm-lockfile``), it edits the
-checked-out workspace with the same tool the failing check ran, at the version the repository
-pins, then runs the check again to prove the fix works. It touches only the files it owns.
-It never pushes anything: the guard turns a :class:`FixResult` into a PR/MR through a forge.
+A fixer is a plain module or package (``formatters.py``, ``lockfiles/``,
+``action_versions.py``) listed in :data:`pipeline_guard.fixers.all_fixers.fixers`. Given a
+diagnosis whose rule names a fix id the fixer handles (the rule's ``fix:`` field, e.g.
+``black`` or ``npm-lockfile``), it edits the checked-out workspace with the same tool the
+failing check ran, at the version the repository pins, then runs the check again to prove the
+fix works. It runs its tools in the jail of :mod:`.jail` (:func:`.tools.run_tool`) and reads
+repository files through :mod:`.repo_files`. It does not check the workspace afterwards:
+:mod:`pipeline_guard.guard.fix_request` snapshots it, diffs it, enforces the owned files, the
+limits and path safety, and restores it, once for every fixer. It never pushes anything: the
+guard turns a :class:`FixResult` into a PR/MR.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -21,27 +24,30 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
+from pipeline_guard.fixers.jail import Jail
 
 
-class FixUnavailable(FixError):
-    """The fix cannot be made here (tool missing, unsafe to install); ``command`` is what a
-    person can run instead, for the comment."""
+@dataclass(frozen=True)
+class FixSite:
+    """Where a fix is made and with what: the checkout, the failed job's log on disk (the
+    diagnosis only carries its display name), and the jail its tools run in."""
 
-    def __init__(self, message: str, command: str) -> None:
-        super().__init__(message)
-        self.command = command
+    workspace: Path
+    log: Path | None
+    jail: Jail
 
 
 class FixResult(BaseModel):
-    """A fix made in the workspace and verified."""
+    """A fix made in the workspace and verified. What it changed is not the fixer's word:
+    :mod:`pipeline_guard.guard.fix_request` diffs the workspace itself."""
 
     model_config = ConfigDict(frozen=True)
 
     fixer: str  # the fix id, e.g. "black"
     summary: str  # one line for the PR title, e.g. "Format 3 files with black 24.4.2"
-    changed: tuple[str, ...]  # repository-relative paths the fix changed
     verification: str  # the command that failed before and passes now, and its output
     command: str  # the command that made the fix, for people who want to run it themselves
+    if_unchanged: str = ""  # what it means when the fix changed no file, for the error
 
 
 class Fixer(Protocol):
@@ -53,80 +59,13 @@ class Fixer(Protocol):
     # Glob patterns (repository-relative) of the only files this fixer may change.
     def owned_files(self, fix_id: str) -> tuple[str, ...]: ...
 
-    # Make the fix in `workspace` and verify it; raises FixUnavailable / FixError.
-    def apply(self, fix_id: str, diagnosis: Diagnosis, workspace: Path) -> FixResult: ...
+    # Make the fix in `site.workspace` and verify it; raises FixUnavailable / FixError.
+    # The workspace is snapshotted, diffed, limited and restored by the caller, not here.
+    def apply(self, fix_id: str, diagnosis: Diagnosis, site: FixSite) -> FixResult: ...
 
 
-# Shared defaults, like pre-commit's `basic_*` helpers: what every fixer (and the guard) needs
-# to know what a fix changed and to refuse a change outside the fixer's own files.
-
-
-def git(workspace: Path, *args: str) -> bytes:
-    """Run a git command in the workspace; a workspace that is not a git checkout cannot be
-    fixed, because the guard could not say what changed."""
-    try:
-        done = subprocess.run(
-            ["git", *args],
-            cwd=workspace,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
-        raise FixError(f"git {args[0]} failed in {workspace}: {exc}") from None
-    if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()[:1] or ["failed"]
-        raise FixError(f"git {args[0]} in {workspace}: {message[0]}")
-    return done.stdout
-
-
-def changed_files(workspace: Path) -> list[str]:
-    """Repository-relative paths that differ from HEAD (modified, added, deleted, untracked),
-    sorted; both sides of a rename are listed, since both are touched."""
-    raw = git(workspace, "status", "--porcelain", "-z", "--untracked-files=all")
-    entries = raw.decode("utf-8", "surrogateescape").split("\0")
-    paths: set[str] = set()
-    index = 0
-    while index < len(entries):
-        entry = entries[index]
-        index += 1
-        if len(entry) < 4:
-            continue
-        status, path = entry[:2], entry[3:]
-        paths.add(path)
-        if "R" in status or "C" in status:  # the next field is the rename's source
-            paths.add(entries[index])
-            index += 1
-    return sorted(paths)
-
-
-def tracked_files(workspace: Path, paths: Sequence[str] = ()) -> list[str]:
-    """Every file git tracks in the workspace (what a fixer may resolve log paths against),
-    or those of ``paths`` that git tracks (the others are new files)."""
-    raw = git(workspace, "ls-files", "-z", "--", *paths)
-    return [path for path in raw.decode("utf-8", "surrogateescape").split("\0") if path]
-
-
-def workspace_state(workspace: Path) -> dict[str, str]:
-    """A fingerprint (content hash, or "-" if gone) of every path that differs from HEAD.
-
-    Taken before and after a fix, two states tell exactly what the fix changed, even when
-    the CI job had already left files modified (build outputs, a partial format).
-    """
-    state: dict[str, str] = {}
-    for path in changed_files(workspace):
-        file = workspace / path
-        state[path] = hashlib.sha256(file.read_bytes()).hexdigest() if file.is_file() else "-"
-    return state
-
-
-def changed_since(workspace: Path, before: dict[str, str]) -> list[str]:
-    """The paths whose content changed since ``before`` (a :func:`workspace_state`)."""
-    after = workspace_state(workspace)
-    changed = {path for path, digest in after.items() if before.get(path) != digest}
-    changed |= {path for path in before if path not in after}  # restored to HEAD's content
-    return sorted(changed)
+# Shared defaults, like pre-commit's `basic_*` helpers: what the guard needs to refuse a change
+# outside a fixer's own files.
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline_guard.engine.log_reader import clean_bytes, iter_chunks, open_log
+from pipeline_guard.engine.log_reader import lines_with
 from pipeline_guard.errors import FixError
-from pipeline_guard.fixers.base import tracked_files
+from pipeline_guard.fixers.git import tracked_files
 
 
 @dataclass(frozen=True)
@@ -80,21 +80,15 @@ class LogScan:
     lines: list[str] = field(default_factory=list)  # lines that mention the tool, for flags
 
 
-def scan_log(source: str, names: _Names | None) -> LogScan:
-    """Stream the log once (it may be a gigabyte) and pick out the lines that name files."""
+def scan_log(log: Path | None, names: _Names | None) -> LogScan:
+    """Stream the job's log once (it may be a gigabyte) and pick out the lines that name
+    files; no log (the forge had none) names nothing."""
     scan = LogScan()
+    if log is None:
+        return scan
     keywords = (*(names.keywords if names else ()), b"- hook id: ", b"gofmt", b"goimports")
-    stream = open_log(source)
-    try:
-        for chunk in iter_chunks(stream):
-            if not any(keyword in chunk.data for keyword in keywords):
-                continue
-            for raw in chunk.data.split(b"\n"):
-                if any(keyword in raw for keyword in keywords):
-                    _scan_line(clean_bytes(raw)[0].decode("utf-8", "replace"), names, scan)
-    finally:
-        if source != "-":
-            stream.close()
+    for line in lines_with(str(log), keywords):
+        _scan_line(line, names, scan)
     return scan
 
 

@@ -10,14 +10,24 @@ hook). prettier: the lockfiles, the ``package.json`` range, the mirrors-prettier
 
 from __future__ import annotations
 
-import json
+import functools
 import re
-import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
-import yaml
+from pipeline_guard.errors import FixError
+from pipeline_guard.fixers.repo_files import (
+    checked_range,
+    checked_version,
+    parse_yaml,
+    read_json,
+    read_text,
+    read_toml,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _PY_HOOK_REPOS: dict[str, tuple[str, ...]] = {
     "black": ("psf/black", "psf/black-pre-commit-mirror"),
@@ -32,21 +42,22 @@ def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def read_text(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None
+def _plain_data(function: Callable[P, R]) -> Callable[P, R]:
+    """Pin files are the repository's (anyone who pushes a branch writes them): a value of an
+    unexpected type anywhere in them (``repos: 3``, ``project = "x"``) is refused in one line
+    instead of surfacing as a traceback from deep inside a ``.get`` chain."""
 
+    @functools.wraps(function)
+    def read(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except (AttributeError, TypeError, KeyError):
+            raise FixError(
+                "a file that pins the formatter's version has an unexpected shape; no fix "
+                "is made from it"
+            ) from None
 
-def read_toml(path: Path) -> dict[str, Any]:
-    text = read_text(path)
-    if text is None:
-        return {}
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return {}
+    return read
 
 
 def precommit_rev(workspace: Path, repos: Iterable[str]) -> str | None:
@@ -55,10 +66,7 @@ def precommit_rev(workspace: Path, repos: Iterable[str]) -> str | None:
     text = read_text(workspace / ".pre-commit-config.yaml")
     if text is None:
         return None
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
+    config = parse_yaml(text, ".pre-commit-config.yaml")
     wanted = {repo.lower() for repo in repos}
     for entry in (config or {}).get("repos", []) if isinstance(config, dict) else []:
         url = str(entry.get("repo", "")).lower().removesuffix(".git").rstrip("/")
@@ -89,12 +97,8 @@ def _locked_python(workspace: Path, package: str) -> tuple[str, str] | None:
         for entry in read_toml(workspace / lock).get("package", []):
             if _canonical(str(entry.get("name", ""))) == _canonical(package):
                 return str(entry.get("version")), lock
-    pipfile = read_text(workspace / "Pipfile.lock")
-    if pipfile:
-        try:
-            data = json.loads(pipfile)
-        except ValueError:
-            data = {}
+    data = read_json(workspace / "Pipfile.lock")
+    if isinstance(data, dict):
         for section in ("develop", "default"):
             version = str(data.get(section, {}).get(package, {}).get("version", ""))
             if version.startswith("=="):
@@ -148,6 +152,7 @@ def _declared_python(workspace: Path, package: str) -> tuple[str, str] | None:
     return None
 
 
+@_plain_data
 def python_pin(workspace: Path, package: str, hooks: Iterable[str] = ()) -> tuple[str, str] | None:
     """The version of a PyPI formatter the repo pins and where: ``("24.4.2", "uv.lock")``.
 
@@ -158,18 +163,27 @@ def python_pin(workspace: Path, package: str, hooks: Iterable[str] = ()) -> tupl
     rev = precommit_rev(workspace, _PY_HOOK_REPOS.get(package, ()))
     precommit = (rev, ".pre-commit-config.yaml") if rev else None
     if precommit and _PY_HOOK_IDS.get(package, set()) & set(hooks):
-        return precommit
-    return _locked_python(workspace, package) or _declared_python(workspace, package) or precommit
+        pin: tuple[str, str] | None = precommit
+    else:
+        pin = _locked_python(workspace, package) or _declared_python(workspace, package)
+        pin = pin or precommit
+    if pin is None:
+        return None
+    return checked_version(pin[0], f"{package} pinned in {pin[1]}"), pin[1]
 
 
+@_plain_data
 def prettier_pin(project: Path, workspace: Path) -> tuple[str, str] | None:
     """The prettier version (or npm range) the project uses and where it is written."""
-    lock = read_text(project / "package-lock.json")
-    if lock:
-        try:
-            data = json.loads(lock)
-        except ValueError:
-            data = {}
+    pin = _prettier_pin(project, workspace)
+    if pin is None:
+        return None
+    return checked_range(pin[0], f"prettier pinned in {pin[1]}"), pin[1]
+
+
+def _prettier_pin(project: Path, workspace: Path) -> tuple[str, str] | None:
+    data = read_json(project / "package-lock.json")
+    if isinstance(data, dict):
         entry = data.get("packages", {}).get("node_modules/prettier") or data.get(
             "dependencies", {}
         ).get("prettier")
@@ -186,10 +200,7 @@ def prettier_pin(project: Path, workspace: Path) -> tuple[str, str] | None:
     )
     if pnpm:
         return pnpm.group(1), "pnpm-lock.yaml"
-    try:
-        manifest = json.loads(read_text(project / "package.json") or "{}")
-    except ValueError:
-        manifest = {}
+    manifest = read_json(project / "package.json")
     for section in ("devDependencies", "dependencies"):
         spec = manifest.get(section, {}).get("prettier") if isinstance(manifest, dict) else None
         if isinstance(spec, str) and re.fullmatch(r"[\w.^~<>=| -]+", spec):
@@ -198,6 +209,7 @@ def prettier_pin(project: Path, workspace: Path) -> tuple[str, str] | None:
     return (rev, ".pre-commit-config.yaml") if rev else None
 
 
+@_plain_data
 def rust_toolchain(workspace: Path) -> str | None:
     """The toolchain ``rust-toolchain(.toml)`` pins; rustup applies it by itself."""
     channel = read_toml(workspace / "rust-toolchain.toml").get("toolchain", {}).get("channel")

@@ -33,21 +33,14 @@ this module runs the tools.
 
 from __future__ import annotations
 
-import json
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline_guard.engine.diagnosis import Diagnosis
-from pipeline_guard.errors import FixError
-from pipeline_guard.fixers.base import (
-    FixResult,
-    FixUnavailable,
-    changed_since,
-    check_owned,
-    workspace_state,
-)
+from pipeline_guard.errors import FixError, FixUnavailable
+from pipeline_guard.fixers.base import FixResult, FixSite
 from pipeline_guard.fixers.format_logs import (
     GO_FLAGS,
     GO_OTHER,
@@ -56,14 +49,10 @@ from pipeline_guard.fixers.format_logs import (
     files_from_log,
     scan_log,
 )
-from pipeline_guard.fixers.format_pins import (
-    prettier_pin,
-    python_pin,
-    read_text,
-    read_toml,
-    rust_toolchain,
-)
-from pipeline_guard.fixers.tools import ToolRun, pypi_tool, run_tool, which
+from pipeline_guard.fixers.format_pins import prettier_pin, python_pin, rust_toolchain
+from pipeline_guard.fixers.jail import Jail
+from pipeline_guard.fixers.repo_files import read_json, read_toml
+from pipeline_guard.fixers.tools import ToolRun, node_env, pypi_tool, run_tool
 
 _PY = ("**/*.py", "**/*.pyi", "**/*.ipynb")
 _WEB = tuple(
@@ -160,10 +149,11 @@ _PY_TOOLS = {
 }
 
 
-def _python_tool(fix_id: str, workspace: Path, files: list[str], scan: LogScan) -> _Tool:
+def _python_tool(fix_id: str, site: FixSite, files: list[str], scan: LogScan) -> _Tool:
     """black, ruff or isort at the pinned version, in its own cached venv, run in the root
     (where each finds the project's pyproject configuration by itself)."""
     tool = _PY_TOOLS[fix_id]
+    workspace = site.workspace
     pin = python_pin(workspace, tool.package, scan.hooks)
     version = pin[0] if pin else None
     spec = f"{tool.package}=={version}" if version else tool.package
@@ -171,7 +161,7 @@ def _python_tool(fix_id: str, workspace: Path, files: list[str], scan: LogScan) 
     setup = f"pip install {spec}"
     manual = f"{setup} && {shlex.join([tool.package, *tool.write, *targets])}"
     try:
-        executable = pypi_tool(tool.package, version)
+        executable = pypi_tool(site.jail, tool.package, version)
     except FixError as exc:
         raise FixUnavailable(f"cannot install {spec} here: {exc}", manual) from None
     label = f"{spec.replace('==', ' ')} (pinned in {pin[1]})" if pin else f"{spec} (no pin found)"
@@ -194,10 +184,13 @@ def _node_project(workspace: Path, files: list[str]) -> Path:
     return workspace
 
 
-def _prettier(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
-    """The project's installed prettier, else ``npx prettier@<pin>``, run from the package
-    folder so prettier finds its config and ``.prettierignore`` as the check did."""
+def _prettier(site: FixSite, files: list[str], scan: LogScan) -> _Tool:
+    """The project's installed prettier when the config trusts the repository's own tools
+    (``fix.trust-repo-tools``: a committed ``node_modules/.bin/prettier`` is the repository's
+    code), else ``npx prettier@<pin>``, run from the package folder so prettier finds its
+    config and ``.prettierignore`` as the check did."""
     del scan
+    workspace = site.workspace
     project = _node_project(workspace, files)
     targets = [Path(workspace / file).relative_to(project).as_posix() for file in files] or ["."]
     where = (
@@ -205,11 +198,12 @@ def _prettier(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
         if project == workspace
         else f"cd {shlex.quote(project.relative_to(workspace).as_posix())} && "
     )
-    for folder in dict.fromkeys((project, workspace)):
+    for folder in dict.fromkeys((project, workspace)) if site.jail.trust_repo_tools else ():
         local = folder / "node_modules" / ".bin" / "prettier"
         if local.is_file():
-            version = json.loads(read_text(folder / "node_modules/prettier/package.json") or "{}")
-            label = f"prettier {version.get('version', '')} (node_modules)".replace("  ", " ")
+            meta = read_json(folder / "node_modules/prettier/package.json")
+            version = meta.get("version", "") if isinstance(meta, dict) else ""
+            label = f"prettier {version} (node_modules)".replace("  ", " ")
             return _Tool(
                 label,
                 (_call(local, where + "npx prettier", ["--write", *targets], project),),
@@ -218,7 +212,7 @@ def _prettier(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
     pin = prettier_pin(project, workspace)
     package = f"prettier@{pin[0]}" if pin else "prettier"
     shown = f"npx --yes {shlex.quote(package)}"
-    npx = which("npx")
+    npx = site.jail.which("npx")
     if npx is None:
         raise FixUnavailable(
             "npx is not installed here", f"{where}{shown} {shlex.join(['--write', *targets])}"
@@ -237,7 +231,7 @@ def _prettier(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
     )
 
 
-def _gofmt(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
+def _gofmt(site: FixSite, files: list[str], scan: LogScan) -> _Tool:
     """gofmt from PATH (Go's formatting barely moves between releases; the toolchain is not
     ours to install), with ``-s`` when the check used it."""
     other = next((m for line in scan.lines if (m := GO_OTHER.search(line))), None)
@@ -254,12 +248,13 @@ def _gofmt(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
             f"the check ran {name}, not gofmt", f"go run {module} {shlex.join(targets)}"
         )
     simplify = ["-s"] if any(GO_FLAGS.search(line) for line in scan.lines) else []
-    gofmt = which("gofmt")
+    workspace, jail = site.workspace, site.jail
+    gofmt = jail.which("gofmt")
     if gofmt is None:
         manual = shlex.join(["gofmt", *simplify, "-w", *targets])
         raise FixUnavailable("gofmt is not installed here (it comes with Go)", manual)
-    go = which("go")
-    version = run_tool([go, "env", "GOVERSION"], workspace).output.strip() if go else ""
+    go = jail.which("go")
+    version = run_tool(jail, [go, "env", "GOVERSION"], workspace).output.strip() if go else ""
     return _Tool(
         f"gofmt ({version})" if version else "gofmt",
         (_call(gofmt, "gofmt", [*simplify, "-w", *targets], workspace),),
@@ -284,13 +279,14 @@ def _edition(workspace: Path, file: str) -> str:
         folder = folder.parent
 
 
-def _rustfmt(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
+def _rustfmt(site: FixSite, files: list[str], scan: LogScan) -> _Tool:
     """rustfmt on the named files (grouped by crate edition), else ``cargo fmt --all``;
     rustup picks the toolchain ``rust-toolchain(.toml)`` pins."""
     del scan
+    workspace = site.workspace
     pinned = rust_toolchain(workspace)
     tool = "rustfmt" if files else "cargo"
-    executable = which(tool)
+    executable = site.jail.which(tool)
     groups: dict[str, list[str]] = {}
     for file in files:
         groups.setdefault(_edition(workspace, file), []).append(file)
@@ -304,7 +300,8 @@ def _rustfmt(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
             (_call(executable, "cargo", ["fmt", "--all"], workspace),),
             (_call(executable, "cargo", ["fmt", "--all", "--check"], workspace),),
         )
-    version = run_tool([executable, "--version"], workspace).output.strip().splitlines()[:1]
+    run = run_tool(site.jail, [executable, "--version"], workspace)
+    version = run.output.strip().splitlines()[:1]
     label = version[0] if version else "rustfmt"
     return _Tool(
         label + (f" (toolchain {pinned})" if pinned else ""),
@@ -313,7 +310,7 @@ def _rustfmt(workspace: Path, files: list[str], scan: LogScan) -> _Tool:
     )
 
 
-_LOCATE: dict[str, Callable[[Path, list[str], LogScan], _Tool]] = {
+_LOCATE: dict[str, Callable[[FixSite, list[str], LogScan], _Tool]] = {
     "black": lambda w, f, s: _python_tool("black", w, f, s),
     "ruff-format": lambda w, f, s: _python_tool("ruff-format", w, f, s),
     "isort": lambda w, f, s: _python_tool("isort", w, f, s),
@@ -327,13 +324,13 @@ _LOCATE: dict[str, Callable[[Path, list[str], LogScan], _Tool]] = {
 # The fixer
 
 
-def apply(fix_id: str, diagnosis: Diagnosis, workspace: Path) -> FixResult:
+def apply(fix_id: str, diagnosis: Diagnosis, site: FixSite) -> FixResult:
     """Format what the check complained about, with the pinned tool, and prove it: the check
     mode of the same tool on the same files must pass afterwards."""
     if fix_id not in FIX_IDS:
         raise FixError(f"formatters: unknown fix id {fix_id!r}")
-    scan = scan_log(diagnosis.source, LOG_NAMES.get(fix_id))
-    files = files_from_log(scan, workspace, strict=fix_id not in _MANUAL)
+    scan = scan_log(site.log, LOG_NAMES.get(fix_id))
+    files = files_from_log(scan, site.workspace, strict=fix_id not in _MANUAL)
     if fix_id in _MANUAL:
         command, why = _MANUAL[fix_id]
         if fix_id == "pre-commit" and scan.hooks:
@@ -341,37 +338,33 @@ def apply(fix_id: str, diagnosis: Diagnosis, workspace: Path) -> FixResult:
         elif files:
             command = f"{command} -i {shlex.join(files)}"
         raise FixUnavailable(f"{fix_id} is not run by pipeline-guard: {why}", command)
-    tool = _LOCATE[fix_id](workspace, files, scan)
-    return _run(fix_id, tool, workspace)
+    tool = _LOCATE[fix_id](site, files, scan)
+    return _run(fix_id, tool, site.jail, files)
 
 
-def _run(fix_id: str, tool: _Tool, workspace: Path) -> FixResult:
-    before = workspace_state(workspace)
+def _run(fix_id: str, tool: _Tool, jail: Jail, files: list[str]) -> FixResult:
+    env = node_env(jail) if fix_id == "prettier" else None
     for call in tool.write:
-        done = run_tool(call.argv, call.cwd, display=call.shown)
+        done = run_tool(jail, call.argv, call.cwd, env=env, display=call.shown)
         if not done.ok:
             raise FixError(
                 f"`{done.command}` failed (exit {done.returncode}): {_tail(done.output)}"
             )
-    checks = [run_tool(call.argv, call.cwd, display=call.shown) for call in tool.check]
+    checks = [
+        run_tool(jail, call.argv, call.cwd, env=env, display=call.shown) for call in tool.check
+    ]
     verification = "\n".join(f"$ {run.command}\n{run.output.rstrip()}".rstrip() for run in checks)
     failed = next((run for run in checks if not tool.check_ok(run)), None)
     if failed is not None:
         raise FixError(f"`{failed.command}` still fails after the fix: {_tail(failed.output)}")
-    changed = changed_since(workspace, before)
-    if not changed:
-        raise FixError(
-            f"{tool.label} changed nothing: the check passes here, so the failure came from "
-            "another version or configuration than the one this repository pins"
-        )
-    check_owned(changed, owned_files(fix_id))
-    count = f"{len(changed)} file{'s' if len(changed) != 1 else ''}"
+    count = f"{len(files)} file{'s' if len(files) != 1 else ''}" if files else "files"
     return FixResult(
         fixer=fix_id,
         summary=f"Format {count} with {tool.label}",
-        changed=tuple(changed),
         verification=verification,
         command=tool.command,
+        if_unchanged=f"{tool.label} changed nothing: the check passes here, so the failure "
+        "came from another version or configuration than the one this repository pins",
     )
 
 

@@ -10,8 +10,6 @@ the fixer degrades to a comment with the exact command instead.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import venv
@@ -20,29 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline_guard.errors import FixError
+from pipeline_guard.fixers.jail import Jail, runnable_by
+from pipeline_guard.fixers.repo_files import checked_version
 
 TOOL_TIMEOUT = 300.0
-# Variables a fixer's subprocess must not see: our tokens and anything that looks secret.
-_SECRET_WORDS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIAL", "API_KEY", "PRIVATE")
-
-
-def tools_dir() -> Path:
-    """Where isolated tool environments live (``PIPELINE_GUARD_CACHE_DIR``/tools)."""
-    base = os.environ.get("PIPELINE_GUARD_CACHE_DIR") or str(Path.home() / ".cache/pipeline-guard")
-    if base == "off":
-        base = str(Path.home() / ".cache/pipeline-guard")
-    return Path(base) / "tools"
-
-
-def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a tool: ours minus every secret-looking variable."""
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not any(word in name.upper() for word in _SECRET_WORDS)
-    }
-    env.update(extra or {})
-    return env
 
 
 @dataclass(frozen=True)
@@ -59,6 +38,7 @@ class ToolRun:
 
 
 def run_tool(
+    jail: Jail,
     argv: Sequence[str | Path],
     cwd: Path,
     *,
@@ -66,21 +46,25 @@ def run_tool(
     timeout: float = TOOL_TIMEOUT,
     display: str | None = None,
 ) -> ToolRun:
-    """Run a tool without a shell, with a timeout and a clean environment; never raises for a
-    non-zero exit (the caller decides), raises :class:`FixError` when it cannot start."""
+    """Run a tool in the jail (:mod:`.jail`): no shell, a timeout, the allow-listed
+    environment, another user or a namespace. Never raises for a non-zero exit (the caller
+    decides); raises :class:`FixError` when it cannot start, and
+    :class:`~pipeline_guard.errors.FixUnavailable` when it could not be isolated."""
     command = display or " ".join(str(part) for part in argv)
+    jail.require_confinement(command)
     try:
-        completed = subprocess.run(
-            [str(part) for part in argv],
+        completed = subprocess.run(  # type: ignore[call-overload]
+            jail.command([str(part) for part in argv]),
             cwd=cwd,
-            env=clean_env(env),
+            env=jail.environment(env),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             timeout=timeout,
             check=False,
+            **jail.popen_options(),
         )
-    except FileNotFoundError:
+    except (FileNotFoundError, PermissionError):
         raise FixError(f"{argv[0]}: not found") from None
     except subprocess.TimeoutExpired:
         raise FixError(f"`{command}` did not finish within {timeout:.0f} s") from None
@@ -88,43 +72,80 @@ def run_tool(
     return ToolRun(command, completed.returncode, output)
 
 
-def which(name: str) -> Path | None:
-    """A tool already on PATH."""
-    found = shutil.which(name)
-    return Path(found) if found else None
-
-
-def pypi_tool(package: str, version: str | None, executable: str | None = None) -> Path:
+def pypi_tool(jail: Jail, package: str, version: str | None, executable: str | None = None) -> Path:
     """The executable of ``package==version`` in its own cached virtual environment.
 
     Installed on first use with pip (``--only-binary :all:`` is not forced: some formatters
     ship pure-Python sdists), reused afterwards. ``version=None`` takes the latest release,
-    which is what the project would get too when it pins nothing.
+    which is what the project would get too when it pins nothing. The version comes from a
+    repository file, so it is checked as a version again here, where it becomes a path.
     """
     name = executable or package
-    home = tools_dir() / f"{package}-{version or 'latest'}"
+    tools = jail.tools_dir
+    home = tools / f"{package}-{checked_version(version, package) if version else 'latest'}"
+    if home.resolve().parent != tools.resolve():
+        raise FixError(f"refusing a tool environment outside the cache: {home}")
     binary = home / "bin" / name
-    if binary.is_file():
-        return binary
-    spec = f"{package}=={version}" if version else package
+    if not binary.is_file():
+        _install(jail, home, f"{package}=={version}" if version else package)
+    if jail.user is not None:
+        jail.let_in(jail.cache_dir)
+        jail.let_in(tools)
+    if not binary.is_file():
+        raise FixError(f"could not install {package}: no {name} in its environment")
+    if jail.user is not None and not runnable_by(binary, jail.user):
+        raise FixError(
+            f"{binary} cannot be run by the unprivileged user {jail.user.name}: put the cache "
+            "(PIPELINE_GUARD_CACHE_DIR) in a folder others may read"
+        )
+    return binary
+
+
+def _install(jail: Jail, home: Path, spec: str) -> None:
+    """pip, run by the guard itself (it installs from the package index, never from the
+    repository), with the jail's environment: no token reaches it either."""
+    home.parent.mkdir(parents=True, exist_ok=True)
     if not (home / "bin" / "python").exists():
         venv.EnvBuilder(with_pip=False, clear=True).create(home)
-    install = run_tool(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            home / "bin" / "python",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            spec,
-        ],
-        cwd=tools_dir(),
-        display=f"pip install {spec}",
-    )
-    if not install.ok or not binary.is_file():
-        last = install.output.strip().splitlines()[-1:] or ["no output"]
+    argv = [sys.executable, "-m", "pip", "--python", str(home / "bin" / "python"), "install"]
+    argv += ["--quiet", "--disable-pip-version-check", spec]
+    try:
+        done = subprocess.run(
+            argv,
+            cwd=home.parent,
+            env=jail.environment({"PIP_CACHE_DIR": str(jail.cache_dir / "pip")}),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=TOOL_TIMEOUT,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise FixError(f"`pip install {spec}` did not finish within {TOOL_TIMEOUT:.0f} s") from None
+    if done.returncode != 0:
+        last = done.stdout.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no output"]
         raise FixError(f"could not install {spec}: {last[0]}")
-    return binary
+
+
+def node_env(jail: Jail) -> dict[str, str]:
+    """Settings that keep npm, npx, pnpm and yarn from running the repository's programs.
+
+    A project's ``.npmrc`` may name programs npm runs (``git=./tools/git`` for a ``git+https``
+    dependency, ``script-shell``, ``shell``, ``node-options``), and ``.yarnrc`` /
+    ``.yarnrc.yml`` a yarn release to run instead of ours (``yarn-path``, ``yarnPath``).
+    Variables outrank project config files for both, so these pin each to a harmless value;
+    the repository's copy runs only when it is trusted (``fix.trust-repo-tools``).
+    """
+    git = jail.which("git")
+    env = {
+        "npm_config_ignore_scripts": "true",
+        "npm_config_git": str(git) if git else "false",
+        "npm_config_script_shell": "/bin/sh",
+        "npm_config_shell": "/bin/sh",
+        "npm_config_node_options": "",
+        "npm_config_update_notifier": "false",
+        "YARN_ENABLE_SCRIPTS": "0",
+    }
+    if not jail.trust_repo_tools:
+        env["YARN_IGNORE_PATH"] = "1"
+    return env

@@ -9,18 +9,17 @@ a dry run records what would have been done and calls nothing that changes anyth
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from pydantic import BaseModel
 
 from pipeline_guard.context import RunContext
-from pipeline_guard.engine.diagnosis import Diagnosis
-from pipeline_guard.errors import ForgeError, GuardError
-from pipeline_guard.fixers.base import FixUnavailable
+from pipeline_guard.errors import FixUnavailable, ForgeError, GuardError
 from pipeline_guard.forges.base import Forge
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.guard.fix_request import prepare_fix
-from pipeline_guard.guard.policy import Plan
+from pipeline_guard.guard.policy import JobPlan, Plan
 
 
 class FixOutcome(BaseModel):
@@ -63,9 +62,12 @@ def act(
     *,
     comment: Callable[[Outcome], str],
     redact: Callable[[str], str],
+    env: Mapping[str, str],
+    cache_dir: Path,
 ) -> Outcome:
     """Retry, fix, then comment (``comment`` renders the body from the outcome so far;
-    ``redact`` cleans the texts of fix PRs/MRs, which leave the runner too)."""
+    ``redact`` cleans the texts of fix PRs/MRs, which leave the runner too; fixers get the
+    allow-listed part of ``env`` and keep their tools under ``cache_dir``)."""
     if plan.retry and not plan.dry_run and forge is not None:
         try:
             forge.retry(plan.retry)
@@ -73,7 +75,9 @@ def act(
         except ForgeError as exc:
             outcome.retry_error = str(exc)
     for job in plan.fixes:
-        fix = _fix(job.diagnosis, context, config, forge, outcome, plan.dry_run, redact)
+        fix = _fix(
+            job, context, config, forge, outcome, plan.dry_run, redact, env=env, cache_dir=cache_dir
+        )
         outcome.fixes.append(fix)
     if plan.comment and not plan.dry_run and forge is not None:
         _comment(forge, outcome, comment)
@@ -81,17 +85,28 @@ def act(
 
 
 def _fix(  # noqa: PLR0917 - the plan's pieces, each used once
-    diagnosis: Diagnosis,
+    job: JobPlan,
     context: RunContext,
     config: RepoConfig,
     forge: Forge | None,
     outcome: Outcome,
     dry_run: bool,
     redact: Callable[[str], str],
+    *,
+    env: Mapping[str, str],
+    cache_dir: Path,
 ) -> FixOutcome:
-    fix_id = diagnosis.fix or ""
+    fix_id = job.diagnosis.fix or ""
     try:
-        attempt = prepare_fix(diagnosis, context, config, redact=redact)
+        attempt = prepare_fix(
+            job.diagnosis,
+            context,
+            config,
+            log=job.job.log_path,
+            env=env,
+            cache_dir=cache_dir,
+            redact=redact,
+        )
     except FixUnavailable as exc:
         return FixOutcome(fix_id=fix_id, error=str(exc), command=exc.command)
     except GuardError as exc:

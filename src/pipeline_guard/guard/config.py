@@ -24,11 +24,17 @@ step) for editor completion::
       draft: false
       labels: [pipeline-guard]
       reviewers: []
+      trust-repo-tools: false            # run the repository's own tools (see below)
     history:
       lookups: true                      # broken trunk and flaky, from the forge's own runs
       url: null                          # a store: SQLAlchemy URL, or a path for a SQLite file
       window-days: 14
       flaky-after: 2
+
+``fix.trust-repo-tools`` lets fixers run executables the repository itself provides: a
+committed ``node_modules/.bin/prettier``, yarn's ``yarnPath`` release and plugins. Off by
+default, since anyone who can push a branch writes them; even when on they run in the fixer
+jail (``docs/fixers.md``), and ``.npmrc``'s ``git=`` / ``script-shell`` are never honoured.
 """
 
 from __future__ import annotations
@@ -78,6 +84,11 @@ class FixConfig(_Section):
     draft: bool = False
     labels: tuple[str, ...] = ()
     reviewers: tuple[str, ...] = ()
+    trust_repo_tools: bool = Field(
+        False,
+        description="run executables the repository provides (committed node_modules/.bin, "
+        "yarnPath, yarn plugins); they still run jailed",
+    )
 
 
 # -- history (issue 14) ----------------------------------------------------------------------

@@ -1,16 +1,32 @@
 """From a diagnosis to a verified, bounded fix ready for a PR/MR (the core side of fixes).
 
-The fixer edits the workspace and proves its fix; here the hard limits are enforced whatever
-the fixer did: only the fixer's own files and the paths the config allows, at most
-``fix.max-files`` files and ``fix.max-diff-bytes`` of diff, never for a fork, and only on a
-checkout of the very commit that failed. The workspace is put back as it was afterwards, so
-the next fixer (and the user's later steps) see the original tree.
+The fixer edits the workspace and proves its fix; here, and only here (like pre-commit's
+``staged_files_only``), the guarantees every fix keeps are enforced whatever the fixer did:
+
+* the workspace is snapshotted before and diffed after, so what a fix changed is observed,
+  never the fixer's word;
+* only the fixer's own files and the paths the config allows, at most ``fix.max-files``
+  files and ``fix.max-diff-bytes`` of diff, never for a fork, and only on a checkout of the
+  very commit that failed;
+* every changed path lies inside the workspace, is a regular file (or gone), and was not
+  reached through a symlink; a symlink pointing out of the checkout must find its target
+  unchanged (or it is put back and the fix refused); a checkout with a symlink to a folder
+  outside it gets no fix at all, as no diff could see what was written there;
+* the fixer's tools run in the jail of :mod:`pipeline_guard.fixers.jail` (this process is
+  made non-dumpable first).
+
+The workspace is put back as it was afterwards, whatever happened, so the next fixer (and
+the user's later steps) see the original tree.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -19,19 +35,16 @@ from pipeline_guard.context import RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
 from pipeline_guard.fixers.all_fixers import fixer_for
-from pipeline_guard.fixers.base import (
-    FixResult,
-    changed_since,
-    check_owned,
-    git,
-    tracked_files,
-    workspace_state,
-)
+from pipeline_guard.fixers.base import FixResult, FixSite, check_owned
+from pipeline_guard.fixers.git import changed_files, git, tracked_files
+from pipeline_guard.fixers.jail import Jail, seal_process
+from pipeline_guard.fixers.repo_files import inside
 from pipeline_guard.forges.base import FileChange, FixRequest
 from pipeline_guard.guard.config import RepoConfig
 
 MAX_VERIFICATION = 4_000
 BRANCH_PREFIX = "pipeline-guard/fix"
+MAX_BACKUP = 8 * 1024 * 1024  # bytes of an outside symlink target kept to put it back
 
 
 class FixAttempt(BaseModel):
@@ -46,10 +59,17 @@ def prepare_fix(
     context: RunContext,
     config: RepoConfig,
     *,
+    log: Path | None,
+    env: Mapping[str, str],
+    cache_dir: Path,
     redact: Callable[[str], str] = str,
 ) -> FixAttempt:
-    """Run the fixer for ``diagnosis`` in the workspace and package its changes; ``redact``
-    cleans the PR's title, body and commit message (tool output can echo secrets)."""
+    """Run the fixer for ``diagnosis`` in the workspace and package its changes.
+
+    ``log`` is the failed job's log on disk (the diagnosis names it for display only),
+    ``env`` the guard's environment (tools see only its allow-listed part), ``cache_dir`` where
+    tool environments live; ``redact`` cleans the PR's title, body and commit message (tool
+    output can echo secrets)."""
     fix_id = diagnosis.fix or ""
     fixer = fixer_for(fix_id)
     if fixer is None:
@@ -58,21 +78,128 @@ def prepare_fix(
         raise FixError("no fixes for pull requests from forks")
     workspace = context.workspace.resolve()
     _check_checkout(workspace, context.head_sha)
+    seal_process()
+    jail = Jail.from_env(env, cache_dir, trust_repo_tools=config.fix.trust_repo_tools)
+    links = _Links.of(workspace)
     before = workspace_state(workspace)
     touched: list[str] = []
     try:
-        result = fixer.apply(fix_id, diagnosis, workspace)
-        touched = sorted(set(result.changed) | set(changed_since(workspace, before)))
+        with jail.opened(workspace) as opened:
+            result = fixer.apply(fix_id, diagnosis, FixSite(workspace, log, opened))
+        links.check_targets()
+        touched = changed_since(workspace, before)
+        if not touched:
+            raise FixError(result.if_unchanged or "the fixer changed no file")
+        links.check_paths(workspace, touched)
         _check_limits(touched, fixer.owned_files(fix_id), config, workspace)
         tracked = set(tracked_files(workspace, touched))
         changes = tuple(_file_change(workspace, path, path not in tracked) for path in touched)
         stats = _diff_stats(workspace, changes)
     finally:
+        links.put_back()
         _restore(workspace, touched or changed_since(workspace, before))
     return FixAttempt(
         request=_request(result, changes, diagnosis, context, config, redact=redact, stats=stats),
         verification=redact(result.verification),
     )
+
+
+def workspace_state(workspace: Path) -> dict[str, str]:
+    """A fingerprint (content hash, link target, or "-" if gone) of every path that differs
+    from HEAD. Taken before and after a fix, two states tell exactly what the fix changed,
+    even when the CI job had already left files modified (build outputs, a partial format).
+    Symlinks are never followed (a link to ``/dev/zero`` is just its target's name)."""
+    return {path: _fingerprint(workspace / path) for path in changed_files(workspace)}
+
+
+def _fingerprint(path: Path) -> str:
+    try:
+        info = path.lstat()
+    except OSError:
+        return "-"
+    if stat.S_ISLNK(info.st_mode):
+        return "link:" + os.readlink(path)
+    if not stat.S_ISREG(info.st_mode):
+        return f"special:{stat.S_IFMT(info.st_mode)}"
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def changed_since(workspace: Path, before: dict[str, str]) -> list[str]:
+    """The paths whose content changed since ``before`` (a :func:`workspace_state`)."""
+    after = workspace_state(workspace)
+    changed = {path for path, digest in after.items() if before.get(path) != digest}
+    changed |= {path for path in before if path not in after}  # restored to HEAD's content
+    return sorted(changed)
+
+
+@dataclass
+class _Links:
+    """The workspace's symlinks before the fix: their paths (a changed path must not be one,
+    nor lie under one) and, for those pointing out of the checkout at a file, the target's
+    fingerprint and bytes, to notice a write through them and put it back."""
+
+    paths: set[str]
+    outside: dict[Path, tuple[str, bytes | None]]
+
+    @classmethod
+    def of(cls, workspace: Path) -> _Links:
+        paths: set[str] = set()
+        outside: dict[Path, tuple[str, bytes | None]] = {}
+        for root, dirs, files in os.walk(workspace):
+            if Path(root) == workspace and ".git" in dirs:
+                dirs.remove(".git")
+            for name in (*dirs, *files):
+                link = Path(root, name)
+                if not link.is_symlink():
+                    continue
+                paths.add(link.relative_to(workspace).as_posix())
+                target = link.resolve()
+                if target.is_relative_to(workspace):
+                    continue
+                if target.is_dir():
+                    raise FixError(
+                        f"{link.relative_to(workspace)} links to a folder outside the checkout; "
+                        "no fix is made where a tool could write outside it unseen"
+                    )
+                if target.is_file():
+                    outside[target] = (_fingerprint(target), _backup(target))
+        return cls(paths, outside)
+
+    def check_targets(self) -> None:
+        """Refuse the fix when a file outside the checkout changed through a symlink."""
+        for target, (fingerprint, _) in self.outside.items():
+            if _fingerprint(target) != fingerprint:
+                raise FixError(
+                    f"the fix wrote to {target}, outside the checkout, through a symlink; "
+                    "the fix is refused"
+                )
+
+    def check_paths(self, workspace: Path, changed: list[str]) -> None:
+        """Every changed path inside the checkout, not a symlink now or before, not under
+        one, and a regular file (or gone)."""
+        for path in changed:
+            file = inside(workspace, path)
+            if path in self.paths:
+                raise FixError(f"{path} was a symlink and the fix changed it; the fix is refused")
+            if file.exists() and not file.is_file():
+                raise FixError(f"{path} is not a regular file after the fix; the fix is refused")
+
+    def put_back(self) -> None:
+        """Restore every outside target that changed (when it was small enough to keep)."""
+        for target, (fingerprint, backup) in self.outside.items():
+            if backup is not None and _fingerprint(target) != fingerprint:
+                target.write_bytes(backup)
+
+
+def _backup(target: Path) -> bytes | None:
+    try:
+        return target.read_bytes() if target.stat().st_size <= MAX_BACKUP else None
+    except OSError:
+        return None
 
 
 def branch_name(fix_id: str, target: str) -> str:
@@ -132,7 +259,10 @@ def _restore(workspace: Path, paths: list[str]) -> None:
     if tracked:
         git(workspace, "checkout", "HEAD", "--", *sorted(tracked))
     for path in set(paths) - tracked:
-        (workspace / path).unlink(missing_ok=True)
+        try:
+            inside(workspace, path).unlink(missing_ok=True)
+        except (FixError, IsADirectoryError):
+            continue  # never through a symlink: the fix was refused for it already
 
 
 def _request(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,6 +28,7 @@ from pipeline_guard.engine.prediction import Scorer
 from pipeline_guard.engine.signature import signature_of
 from pipeline_guard.errors import ConfigError, ForgeError, InputError, TokenMissing, UsageError
 from pipeline_guard.fixers.all_fixers import fix_ids
+from pipeline_guard.fixers.jail import seal_process
 from pipeline_guard.forges.all_forges import forge_for
 from pipeline_guard.forges.base import (
     FailedJob,
@@ -72,6 +73,7 @@ def run(
     report_path: Path,
 ) -> RunResult:
     """The whole guard, for one failed run."""
+    seal_process()  # no process of our user may read our tokens from /proc (fixers' jail)
     module = forge_for(env, platform)
     context = module.read_context(env, options)
     redactor = _redactor(env, context)
@@ -99,10 +101,22 @@ def run(
             outcome,
             comment=lambda done: comment_markdown(context, plan, done, redactor),
             redact=redactor.redact,
+            env=env,
+            cache_dir=_cache_dir(env),
         )
     _record(store, context, plan, outcome)
     _report(module, env, context, plan, outcome, redactor, report_path)
     return RunResult(plan, outcome, exit_code=_exit_code(outcome))
+
+
+def _cache_dir(env: Mapping[str, str]) -> Path:
+    """Where fixers keep their tools: ``PIPELINE_GUARD_CACHE_DIR``, else the XDG cache.
+    (Stands in for the one cache-directory function of issue 11 until it lands.)"""
+    configured = env.get("PIPELINE_GUARD_CACHE_DIR", "")
+    if configured and configured.lower() != "off":
+        return Path(configured)
+    home = env.get("HOME") or str(Path.home())
+    return Path(env.get("XDG_CACHE_HOME") or f"{home}/.cache") / "pipeline-guard"
 
 
 def _exit_code(outcome: Outcome) -> int:
@@ -122,7 +136,7 @@ def _redactor(env: Mapping[str, str], context: RunContext) -> Redactor:
 
 def _collect(
     module: ForgeModule, context: RunContext, outcome: Outcome, log_dir: Path
-) -> tuple[Forge | None, list[FailedJob]]:
+) -> tuple[Forge | None, Iterable[FailedJob]]:
     """The failed jobs with their logs on disk; forge errors are recorded, not raised."""
     file_jobs = jobs_from_files(context.log_files)
     try:
@@ -158,7 +172,7 @@ def jobs_from_files(patterns: Sequence[str]) -> list[FailedJob]:
 
 def _fetch_logs(
     forge: Forge, jobs: list[FailedJob], log_dir: Path, outcome: Outcome
-) -> list[FailedJob]:
+) -> Iterator[FailedJob]:
     """Every job's log, a few at a time; annotations are appended where rules can see them.
     A log that cannot be fetched costs only its own job's diagnosis (recorded as an error)."""
 
@@ -176,7 +190,7 @@ def _fetch_logs(
         return job.model_copy(update={"log_path": path})
 
     with ThreadPoolExecutor(max_workers=DOWNLOADS) as pool:
-        return list(pool.map(fetch, jobs))
+        yield from pool.map(fetch, jobs)  # in order, as each is ready: analyses overlap downloads
 
 
 # -- history (issue 14): lookups on the forge, the optional store ------------------------------
