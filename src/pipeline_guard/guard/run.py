@@ -81,11 +81,7 @@ def run(
     log_dir = Path(tempfile.mkdtemp(prefix="pg-logs-"))
     forge, jobs = _collect(module, context, outcome, log_dir)
     lookup = _lookup(forge, context, config, log_dir)
-    baselines, baseline_notes = _baselines(lookup, context, jobs)
-    diagnosed = [
-        (job, _diagnose(job, matcher, model, baselines.get(job.id, (None, None))[0]))
-        for job in jobs
-    ]
+    diagnosed, baselines, baseline_notes = _diagnose_all(jobs, lookup, context, matcher, model)
     store = _open_store(config, outcome)
     history, notes = _history(lookup, context, diagnosed, store, matcher, model)
     history = _with_baselines(history, diagnosed, baselines)
@@ -222,24 +218,32 @@ def _lookup(
 Baseline = tuple[Path | None, PastJob | None]
 
 
-def _baselines(
-    lookup: Lookup | None, context: RunContext, jobs: Sequence[FailedJob]
-) -> tuple[dict[int, Baseline], list[str]]:
-    """The last green log of each failed job (issue 10): the same branch, else the default
-    branch; at most one per job, capped, inside the lookups' budget; none when there is none."""
-    if lookup is None:
-        return {}, []
+def _diagnose_all(
+    jobs: Iterable[FailedJob],
+    lookup: Lookup | None,
+    context: RunContext,
+    matcher: Matcher,
+    model: Scorer | None,
+) -> tuple[list[tuple[FailedJob, Diagnosis]], dict[int, Baseline], list[str]]:
+    """Each job's diagnosis as its log arrives (downloads overlap analyses), with the last
+    green log of the same job as the engine's baseline (issue 10): the same branch, else the
+    default branch; at most one per job, capped, inside the lookups' budget; none when there
+    is none. A forge error stops the baseline lookups, not the diagnoses."""
     branches = [b for b in (context.head_branch, context.default_branch) if b]
-    found: dict[int, Baseline] = {}
-    try:
-        for job in jobs:
-            if job.log_path is not None:
+    diagnosed: list[tuple[FailedJob, Diagnosis]] = []
+    baselines: dict[int, Baseline] = {}
+    notes: list[str] = []
+    for job in jobs:
+        green = None
+        if lookup is not None and job.log_path is not None and not notes:
+            try:
                 green = evidence.fetch_baseline(lookup, job, branches)
-                if green is not None:
-                    found[job.id] = green
-    except ForgeError as exc:
-        return found, [f"No baseline logs: {exc}."]
-    return found, []
+            except ForgeError as exc:
+                notes.append(f"No baseline logs: {exc}.")
+        if green is not None:
+            baselines[job.id] = green
+        diagnosed.append((job, _diagnose(job, matcher, model, green[0] if green else None)))
+    return diagnosed, baselines, notes
 
 
 def _with_baselines(
