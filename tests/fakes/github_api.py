@@ -26,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+import operator
 import secrets
 import time
 import zlib
@@ -69,6 +70,10 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _stamp(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _error(code: int, message: str, **extra: Any) -> Response:
     body = {"message": message, **extra, "documentation_url": DOCS, "status": str(code)}
     return Response(code, body)
@@ -101,6 +106,7 @@ class Job:
     log: bytes = b""
     steps: list[tuple[str, str | None]] = field(default_factory=list)
     annotations: list[tuple[str, str]] = field(default_factory=list)
+    duration: float = 60.0  # seconds from started_at to completed_at (job timings)
 
 
 @dataclass
@@ -118,6 +124,22 @@ class Run:
     head_repo: str | None = None  # full name of the fork, None when it is the repo itself
     pull_requests: list[int] = field(default_factory=list)
     jobs: list[Job] = field(default_factory=list)
+    created: float = field(default_factory=time.time)  # epoch seconds: `created` filters
+    workflow_id: int = 161335
+
+
+@dataclass
+class Issue:
+    """An issue (the digest's); numbered with the pulls, as on GitHub."""
+
+    repo: str
+    number: int
+    id: int
+    title: str
+    body: str | None
+    labels: list[str] = field(default_factory=list)
+    state: str = "open"
+    created: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -282,6 +304,7 @@ class FakeGitHub(FakeServer):
         self.runs: dict[tuple[str, int], Run] = {}
         self._pulls: dict[tuple[str, int], Pull] = {}
         self._comments: list[Comment] = []
+        self._issues: dict[tuple[str, int], Issue] = {}
         self.reruns: list[tuple[str, int]] = []
         self.crashes: list[str] = []  # handler exceptions, answered as 500
         self._secret = secrets.token_bytes(16)
@@ -336,12 +359,16 @@ class FakeGitHub(FakeServer):
         event: str = "pull_request",
         head_repo: str | None = None,
         pull_requests: Iterable[int] = (),
+        created: float | None = None,
     ) -> Run:
-        """A workflow run. Like GitHub, a fork's run lists no ``pull_requests`` in the API."""
+        """A workflow run. Like GitHub, a fork's run lists no ``pull_requests`` in the API.
+        ``created`` (epoch seconds) places it in history: runs are listed newest first."""
         self._repo(repo)
         run = Run(repo, run_id, head_sha, head_branch, attempt, status, conclusion, event)
         run.head_repo = head_repo
         run.pull_requests = list(pull_requests)
+        if created is not None:
+            run.created = created
         self.runs[(repo, run_id)] = run
         return run
 
@@ -358,6 +385,7 @@ class FakeGitHub(FakeServer):
         log: str | bytes = "",
         steps: Iterable[tuple[str, str | None]] = (),
         annotations: Iterable[tuple[str, str]] = (),
+        duration: float = 60.0,
     ) -> Job:
         """A job of ``run_id``'s attempt ``attempt`` (default: the current one)."""
         run = self.runs[(repo, run_id)]
@@ -371,6 +399,7 @@ class FakeGitHub(FakeServer):
             log.encode() if isinstance(log, str) else log,
             list(steps),
             list(annotations),
+            duration,
         )
         run.jobs.append(job)
         return job
@@ -435,6 +464,13 @@ class FakeGitHub(FakeServer):
         with self._lock:
             return [c for c in self._comments if (c.repo, c.issue_number) == (repo, number)]
 
+    def issues(self, repo: str) -> list[Issue]:
+        """The repository's issues (not pulls), by number."""
+        with self._lock:
+            return sorted(
+                (i for i in self._issues.values() if i.repo == repo), key=lambda i: i.number
+            )
+
     @property
     def pulls(self) -> list[Pull]:
         with self._lock:
@@ -478,6 +514,12 @@ class FakeGitHub(FakeServer):
         table: list[tuple[str, str, Need, Handler]] = [
             ("GET", repo, (), self._get_repo),
             ("GET", repo + r"/actions/runs/(?P<run_id>\d+)", actions_r, self._get_run),
+            (
+                "GET",
+                repo + r"/actions/workflows/(?P<workflow_id>[^/]+)/runs",
+                actions_r,
+                self._list_workflow_runs,
+            ),
             ("GET", repo + r"/actions/runs/(?P<run_id>\d+)/jobs", actions_r, self._list_jobs),
             (
                 "GET",
@@ -514,6 +556,9 @@ class FakeGitHub(FakeServer):
             ("POST", repo + r"/issues/(?P<number>\d+)/comments", issues_w, self._add_comment),
             ("PATCH", repo + r"/issues/comments/(?P<comment_id>\d+)", issues_w, self._edit_comment),
             ("POST", repo + r"/issues/(?P<number>\d+)/labels", issues_w, self._add_labels),
+            ("GET", repo + r"/issues", (("issues", "read"),), self._list_issues),
+            ("POST", repo + r"/issues", (("issues", "write"),), self._create_issue),
+            ("PATCH", repo + r"/issues/(?P<number>\d+)", (("issues", "write"),), self._edit_issue),
             ("POST", repo + r"/git/blobs", contents_w, self._create_blob),
             ("POST", repo + r"/git/trees", contents_w, self._create_tree),
             ("POST", repo + r"/git/commits", contents_w, self._create_commit),
@@ -656,16 +701,16 @@ class FakeGitHub(FakeServer):
             "event": run.event,
             "status": run.status,
             "conclusion": run.conclusion,
-            "workflow_id": 161335,
+            "workflow_id": run.workflow_id,
             "url": api,
             "html_url": f"{self.url}/{run.repo}/actions/runs/{run.id}",
             # GitHub leaves this empty for runs from forks: look the PR up by head SHA.
             "pull_requests": []
             if fork
             else [self._pull_ref(run.repo, n) for n in run.pull_requests],
-            "created_at": _now(),
-            "updated_at": _now(),
-            "run_started_at": _now(),
+            "created_at": _stamp(run.created),
+            "updated_at": _stamp(run.created),
+            "run_started_at": _stamp(run.created),
             "run_attempt": run.attempt,
             "actor": BOT,
             "triggering_actor": BOT,
@@ -678,7 +723,7 @@ class FakeGitHub(FakeServer):
             "previous_attempt_url": f"{api}/attempts/{run.attempt - 1}"
             if run.attempt > 1
             else None,
-            "workflow_url": f"{self.url}/repos/{run.repo}/actions/workflows/161335",
+            "workflow_url": f"{self.url}/repos/{run.repo}/actions/workflows/{run.workflow_id}",
             "repository": self._short_repo(run.repo),
             "head_repository": self._short_repo(run.head_repo or run.repo),
         }
@@ -718,9 +763,9 @@ class FakeGitHub(FakeServer):
             "html_url": f"{self.url}/{repo}/actions/runs/{job.run_id}/job/{job.id}",
             "status": job.status,
             "conclusion": job.conclusion,
-            "created_at": _now(),
-            "started_at": _now(),
-            "completed_at": _now() if done else None,
+            "created_at": _stamp(run.created),
+            "started_at": _stamp(run.created),
+            "completed_at": _stamp(run.created + job.duration) if done else None,
             "name": job.name,
             "steps": [
                 {
@@ -887,6 +932,22 @@ class FakeGitHub(FakeServer):
             jobs = list(newest.values())
         jobs.sort(key=lambda j: j.id)
         return self._paged(request, [self._job_json(run.repo, j) for j in jobs], "jobs")
+
+    def _list_workflow_runs(self, request: Request) -> Response:
+        """Runs of one workflow, newest first, filtered like GitHub: ``branch``, ``event``,
+        ``status`` (a status or a conclusion), ``head_sha`` and ``created`` (``>=DATE``,
+        ``<=DATE`` or ``A..B``, dates or times in ISO 8601)."""
+        workflow = request.params["workflow_id"]
+        runs = [
+            run
+            for (repo, _), run in self.runs.items()
+            if repo == request.params["repo"]
+            and (str(run.workflow_id) == workflow or workflow == "ci.yml")
+            and _run_matches(run, request)
+        ]
+        runs.sort(key=lambda run: (run.created, run.id), reverse=True)
+        body = [self._run_json(run) for run in runs]
+        return self._paged(request, body, "workflow_runs")
 
     def _get_job(self, request: Request) -> Response:
         found = self._job(request)
@@ -1076,6 +1137,65 @@ class FakeGitHub(FakeServer):
         return Response(
             200, [{"id": i, "name": n, "color": "ededed"} for i, n in enumerate(pull.labels)]
         )
+
+    def _issue_json(self, issue: Issue) -> dict[str, Any]:
+        api = f"{self.url}/repos/{issue.repo}"
+        return {
+            "id": issue.id,
+            "node_id": f"I_{issue.id}",
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "locked": False,
+            "labels": [{"name": label, "color": "ededed"} for label in issue.labels],
+            "user": BOT,
+            "url": f"{api}/issues/{issue.number}",
+            "html_url": f"{self.url}/{issue.repo}/issues/{issue.number}",
+            "comments": 0,
+            "created_at": _stamp(issue.created),
+            "updated_at": _now(),
+            "author_association": "NONE",
+        }
+
+    def _list_issues(self, request: Request) -> Response:
+        """Issues (GitHub lists pulls here too: they carry ``pull_request``), newest first."""
+        state = request.arg("state") or "open"
+        wanted = {label for label in (request.arg("labels") or "").split(",") if label}
+        found = [
+            i
+            for i in self.issues(request.params["repo"])
+            if state in ("all", i.state) and wanted <= set(i.labels)
+        ]
+        found.sort(key=lambda i: i.number, reverse=True)
+        return self._paged(request, [self._issue_json(i) for i in found])
+
+    def _create_issue(self, request: Request) -> Response:
+        repo = request.params["repo"]
+        data = request.json or {}
+        if not data.get("title"):
+            return _validation("title is missing", "Issue", "title")
+        body = data.get("body")
+        if isinstance(body, str) and len(body) > COMMENT_LIMIT:
+            return _validation("body is too long", "Issue", "body")
+        taken = [n for (r, n) in [*self._pulls, *self._issues] if r == repo]
+        issue = Issue(repo, 1 + max(taken, default=0), next(self._ids), str(data["title"]), body)
+        issue.labels = [str(label) for label in data.get("labels") or []]
+        self._issues[(repo, issue.number)] = issue
+        return Response(201, self._issue_json(issue))
+
+    def _edit_issue(self, request: Request) -> Response:
+        issue = self._issues.get((request.params["repo"], int(request.params["number"])))
+        if issue is None:
+            return _not_found()
+        data = request.json or {}
+        body = data.get("body", issue.body)
+        if isinstance(body, str) and len(body) > COMMENT_LIMIT:
+            return _validation("body is too long", "Issue", "body")
+        issue.body = body
+        issue.title = str(data.get("title", issue.title))
+        issue.state = str(data.get("state", issue.state))
+        return Response(200, self._issue_json(issue))
 
     def _list_comments(self, request: Request) -> Response:
         repo, number = request.params["repo"], int(request.params["number"])
@@ -1298,6 +1418,44 @@ class FakeGitHub(FakeServer):
             for c in children
         ]
         return Response(200, listing)
+
+
+def _run_matches(run: Run, request: Request) -> bool:
+    """Whether ``run`` passes the list filters of ``request`` (see ``_list_workflow_runs``)."""
+    status = request.arg("status")
+    if request.arg("branch") not in (None, run.head_branch):
+        return False
+    if request.arg("event") not in (None, run.event):
+        return False
+    if request.arg("head_sha") not in (None, run.head_sha):
+        return False
+    if status is not None and status not in (run.status, run.conclusion):
+        return False
+    return _in_created(run.created, request.arg("created"))
+
+
+def _in_created(created: float, spec: str | None) -> bool:
+    """GitHub's ``created`` search qualifier: ``>=D``, ``>D``, ``<=D``, ``<D``, ``A..B``."""
+    if not spec:
+        return True
+
+    def epoch(text: str) -> float:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+    if ".." in spec:
+        low, high = spec.split("..", 1)
+        return epoch(low) <= created <= epoch(high)
+    tests: tuple[tuple[str, Callable[[float, float], bool]], ...] = (
+        (">=", operator.ge),
+        ("<=", operator.le),
+        (">", operator.gt),
+        ("<", operator.lt),
+    )
+    for prefix, test in tests:
+        if spec.startswith(prefix):
+            return test(created, epoch(spec[len(prefix) :]))
+    return epoch(spec) <= created < epoch(spec) + 86400
 
 
 @pytest.fixture

@@ -185,6 +185,7 @@ class Job:
     retryable: bool = True
     retried: bool = False  # state only: GitLab's REST job entity does not expose it
     created_at: str = ""
+    duration: float = 1.0  # seconds (job timings)
 
 
 @dataclass
@@ -246,6 +247,19 @@ class Note:
 
 
 @dataclass
+class Issue:
+    """A project issue (the digest's)."""
+
+    id: int
+    iid: int
+    title: str
+    description: str
+    labels: list[str]
+    state: str = "opened"
+    created_at: str = ""
+
+
+@dataclass
 class Project:
     id: int
     path: str
@@ -257,6 +271,7 @@ class Project:
     jobs: dict[int, Job] = field(default_factory=dict)
     merge_requests: dict[int, MergeRequest] = field(default_factory=dict)
     notes: list[Note] = field(default_factory=list)
+    issues: dict[int, Issue] = field(default_factory=dict)
 
     def files_at(self, ref: str) -> dict[str, bytes] | None:
         sha = self.branches.get(ref, ref)
@@ -356,11 +371,14 @@ class FakeGitLab(FakeServer):
         sha: str,
         source: PipelineSource = "merge_request_event",
         status: str = "failed",
+        created_at: datetime | None = None,
     ) -> Pipeline:
+        """A pipeline; ``created_at`` places it in history (default: the fake's clock)."""
         with self._lock:
             proj = self._project_state(project)
+            when = _iso(created_at) if created_at else self._now()
             pipeline = Pipeline(
-                pipeline_id, len(proj.pipelines) + 1, proj.id, ref, sha, source, status, self._now()
+                pipeline_id, len(proj.pipelines) + 1, proj.id, ref, sha, source, status, when
             )
             proj.pipelines[pipeline_id] = pipeline
             return pipeline
@@ -378,12 +396,17 @@ class FakeGitLab(FakeServer):
         allow_failure: bool = False,
         failure_reason: str | None = "script_failure",
         retryable: bool = True,
+        retried: bool = False,
+        duration: float = 1.0,
     ) -> Job:
-        """A job; ``trace=None`` means no log at all (GitLab then answers an empty 200)."""
+        """A job; ``trace=None`` means no log at all (GitLab then answers an empty 200).
+        ``retried``: an older try that a later job of the same name replaced. The job is
+        created when its pipeline was (plus the job's id, in seconds, to keep them apart)."""
         with self._lock:
             proj = self._project_state(project)
             if pipeline_id not in proj.pipelines:
                 raise KeyError(f"unknown pipeline {pipeline_id}")
+            start = datetime.fromisoformat(proj.pipelines[pipeline_id].created_at)
             raw = trace.encode() if isinstance(trace, str) else trace
             job = Job(
                 job_id,
@@ -396,7 +419,9 @@ class FakeGitLab(FakeServer):
                 allow_failure,
                 failure_reason if status == "failed" else None,
                 retryable,
-                created_at=self._now(),
+                retried,
+                created_at=_iso(start + timedelta(seconds=job_id % 86400)),
+                duration=duration,
             )
             proj.jobs[job_id] = job
             return job
@@ -739,7 +764,7 @@ class FakeGitLab(FakeServer):
             "started_at": job.created_at if job.status not in ("pending", "created") else None,
             "finished_at": job.created_at if job.status in RETRYABLE_STATUSES else None,
             "erased_at": None,
-            "duration": 1.0 if job.status in RETRYABLE_STATUSES else None,
+            "duration": job.duration if job.status in RETRYABLE_STATUSES else None,
             "queued_duration": 0.1,
             "user": None,
             "commit": {"id": pipeline.sha, "short_id": pipeline.sha[:8]},
@@ -800,6 +825,11 @@ class FakeGitLab(FakeServer):
     def _register_routes(self) -> None:
         api = self._api
         api("GET", rf"{PROJECT}", self._get_project)
+        api("GET", rf"{PROJECT}/pipelines", self._list_pipelines)
+        api("GET", rf"{PROJECT}/jobs", self._list_project_jobs, authenticate=True)
+        api("GET", rf"{PROJECT}/issues", self._list_issues)
+        api("POST", rf"{PROJECT}/issues", self._create_issue)
+        api("PUT", rf"{PROJECT}/issues/(?P<iid>\d+)", self._update_issue)
         api("GET", rf"{PROJECT}/pipelines/(?P<pipeline>\d+)", self._get_pipeline)
         api("GET", rf"{PROJECT}/pipelines/(?P<pipeline>\d+)/jobs", self._list_jobs)
         api("GET", rf"{PROJECT}/jobs/(?P<job>\d+)", self._get_job, authenticate=True)
@@ -853,6 +883,114 @@ class FakeGitLab(FakeServer):
         ]
         chunk, headers = self._paginate(request, jobs)
         return Response(200, [self._job_json(project, job) for job in chunk], headers)
+
+    def _list_pipelines(self, request: Request, caller: Caller) -> Response:
+        """``ref``, ``sha``, ``status``, ``source``, ``scope=finished``, ``updated_after``;
+        ``order_by=id`` (default) or ``updated_at``, ``sort=desc`` (default)."""
+        project = self._find_project(request, caller)
+        finished = {"success", "failed", "canceled", "skipped"}
+        scope, after = request.arg("scope"), request.arg("updated_after")
+        if scope not in (None, "finished", "running", "pending"):
+            raise ApiError(400, {"error": "scope does not have a valid value"})
+        found = [
+            p
+            for p in project.pipelines.values()
+            if request.arg("ref") in (None, p.ref)
+            and request.arg("sha") in (None, p.sha)
+            and request.arg("status") in (None, p.status)
+            and request.arg("source") in (None, p.source)
+            and (scope != "finished" or p.status in finished)
+            and (scope not in ("running", "pending") or p.status == scope)
+            and (after is None or _epoch(p.created_at) >= _epoch(after))
+        ]
+        order = request.arg("order_by", "id") or "id"
+        if order not in ("id", "updated_at", "status", "ref", "user_id"):
+            raise ApiError(400, {"error": "order_by does not have a valid value"})
+        found.sort(
+            key=lambda p: (p.created_at, p.id) if order == "updated_at" else (p.id, p.id),
+            reverse=(request.arg("sort", "desc") or "desc") == "desc",
+        )
+        chunk, headers = self._paginate(request, found)
+        return Response(200, [self._pipeline_json(project, p) for p in chunk], headers)
+
+    def _list_project_jobs(self, request: Request, caller: Caller) -> Response:
+        """Every job of the project, retried tries included, newest first (``scope[]``)."""
+        project = self._find_project(request, caller)
+        scope = request.query.get("scope[]", []) + request.query.get("scope", [])
+        if any(s not in JOB_STATUSES for s in scope):
+            raise ApiError(400, {"error": "scope does not have a valid value"})
+        jobs = [
+            job
+            for job in sorted(project.jobs.values(), key=lambda j: j.id, reverse=True)
+            if not scope or job.status in scope
+        ]
+        chunk, headers = self._paginate(request, jobs)
+        return Response(200, [self._job_json(project, job) for job in chunk], headers)
+
+    def _issue_json(self, project: Project, issue: Issue) -> dict[str, Any]:
+        return {
+            "id": issue.id,
+            "iid": issue.iid,
+            "project_id": project.id,
+            "title": issue.title,
+            "description": issue.description,
+            "state": issue.state,
+            "labels": list(issue.labels),
+            "created_at": issue.created_at,
+            "updated_at": self._now(),
+            "web_url": f"{self.url}/{project.path}/-/issues/{issue.iid}",
+        }
+
+    def _list_issues(self, request: Request, caller: Caller) -> Response:
+        project = self._find_project(request, caller)
+        state = request.arg("state", "all") or "all"
+        if state not in ("opened", "closed", "all"):
+            raise ApiError(400, {"error": "state does not have a valid value"})
+        found = sorted(
+            (i for i in project.issues.values() if state in ("all", i.state)),
+            key=lambda i: i.iid,
+            reverse=True,
+        )
+        chunk, headers = self._paginate(request, found)
+        return Response(200, [self._issue_json(project, i) for i in chunk], headers)
+
+    def _create_issue(self, request: Request, caller: Caller) -> Response:
+        project = self._find_project(request, caller)
+        body = self._body(request)
+        if not body.get("title"):
+            raise _missing("title")
+        description = str(body.get("description") or "")
+        if len(description) > 1_048_576:
+            raise _bad_request({"description": ["is too long (maximum is 1048576 characters)"]})
+        labels = body.get("labels") or []
+        if isinstance(labels, str):
+            labels = [label.strip() for label in labels.split(",") if label.strip()]
+        iid = 1 + max(project.issues, default=0)
+        issue = Issue(
+            next(self._ids),
+            iid,
+            str(body["title"]),
+            description,
+            list(labels),
+            "opened",
+            self._now(),
+        )
+        project.issues[iid] = issue
+        return Response(201, self._issue_json(project, issue))
+
+    def _update_issue(self, request: Request, caller: Caller) -> Response:
+        project = self._find_project(request, caller)
+        issue = project.issues.get(int(request.params["iid"]))
+        if issue is None:
+            raise _not_found()
+        body = self._body(request)
+        if "title" in body:
+            issue.title = str(body["title"])
+        if "description" in body:
+            issue.description = str(body["description"] or "")
+        if body.get("state_event") in ("close", "reopen"):
+            issue.state = "closed" if body["state_event"] == "close" else "opened"
+        return Response(200, self._issue_json(project, issue))
 
     def _get_job(self, request: Request, caller: Caller) -> Response:
         project = self._find_project(request, caller)
@@ -1164,6 +1302,14 @@ class FakeGitLab(FakeServer):
             files[path] = data if content is not None else moved
         elif path not in files:  # chmod
             raise _bad_request("A file with this name doesn't exist")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def _epoch(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
 @pytest.fixture

@@ -380,3 +380,66 @@ def test_list_without_get_all_returns_one_page_and_warns(fake: FakeGitLab) -> No
 
     assert len(first) == 20
     assert any("get_all=True" in str(w.message) for w in caught)
+
+
+# --------------------------------------------------------------------------- history (issue 14)
+
+
+def _schema_errors(schema: dict[str, Any], value: Any) -> list[str]:
+    """The spec README's recipe: definitions resolved against the root, nulls dropped."""
+    import jsonschema  # noqa: PLC0415
+
+    from fakes.gitlab_contract import _spec  # noqa: PLC0415
+
+    def strip(x: Any) -> Any:
+        if isinstance(x, dict):
+            return {k: strip(v) for k, v in x.items() if v is not None}
+        return [strip(v) for v in x] if isinstance(x, list) else x
+
+    full = {**schema, "definitions": _spec()["definitions"]}
+    # GitLab's generated text types project.ci_job_token_scope_enabled as a string; GitLab
+    # sends a boolean (the description's own example is `false`).
+    return [
+        e.message
+        for e in jsonschema.Draft4Validator(full).iter_errors(strip(value))
+        if list(e.path)[-2:] != ["project", "ci_job_token_scope_enabled"]
+    ]
+
+
+def test_history_lists_answer_in_gitlabs_shapes(fake: FakeGitLab) -> None:
+    from fakes.gitlab_contract import _spec  # noqa: PLC0415
+
+    seed(fake)
+    fake.add_pipeline(7, 78, ref="main", sha="b" * 40, source="push", status="success")
+    headers = {"PRIVATE-TOKEN": GITLAB_TOKEN}
+    pipelines = httpx.get(
+        api(fake, "/projects/7/pipelines"),
+        params={"ref": "main", "scope": "finished", "order_by": "id", "sort": "desc"},
+        headers=headers,
+    )
+    jobs = httpx.get(
+        api(fake, "/projects/7/jobs"), params={"scope[]": ["failed", "success"]}, headers=headers
+    )
+    paths = _spec()["paths"]
+    pipelines_schema = paths["/api/v4/projects/{id}/pipelines"]["get"]["responses"]["200"]
+    jobs_schema = paths["/api/v4/projects/{id}/jobs"]["get"]["responses"]["200"]
+
+    assert [p["id"] for p in pipelines.json()] == [78]
+    assert _schema_errors(pipelines_schema["schema"], pipelines.json()) == []
+    assert len(jobs.json()) == 20  # GitLab's default page
+    assert jobs.json()[0]["id"] > jobs.json()[-1]["id"]  # newest first
+    assert _schema_errors(jobs_schema["schema"], jobs.json()) == []
+
+
+def test_history_contract_flags_what_gitlab_would_not_take(fake: FakeGitLab) -> None:
+    from fakes.gitlab_contract import check_requests  # noqa: PLC0415
+
+    seed(fake)
+    httpx.get(
+        api(fake, "/projects/7/pipelines"),
+        params={"scope": "done", "branch": "main"},
+        headers={"PRIVATE-TOKEN": GITLAB_TOKEN},
+    )
+    problems = check_requests(fake.requests)
+    assert any("unknown query parameter 'branch'" in p for p in problems)
+    assert any("scope='done'" in p for p in problems)

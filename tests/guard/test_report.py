@@ -188,6 +188,8 @@ def test_outputs_and_json_report_describe_the_primary_job() -> None:
         "action": "comment",
         "confidence": "0.85",
         "report": "pipeline-guard-report.json",
+        "broken-trunk": "false",
+        "flaky": "false",
     }
     report = json.loads(json_report(CONTEXT, plan, outcome, Redactor()))
     assert [job["name"] for job in report["jobs"]] == ["job 0", "job 1"]

@@ -132,6 +132,7 @@ def _parser() -> _Parser:
 
     _add_run_parser(commands)
     _add_rules_parser(commands)
+    _add_digest_parser(commands)
 
     evaluate = _command(commands, "eval", "eval", "score diagnoses on a labelled corpus")
     evaluate.add_argument(
@@ -273,6 +274,33 @@ def _add_run_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_verbose_option(run)
 
 
+def _add_digest_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    digest = commands.add_parser(
+        "digest", help="CI-health digest from the history store (and the repository's issue)"
+    )
+    digest.add_argument("--history-url", metavar="URL", help="SQLAlchemy URL or SQLite file path")
+    digest.add_argument("--days", type=int, default=14, help="the last N days (default 14)")
+    digest.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="markdown (for an issue, with mermaid charts) or json (default: %(default)s)",
+    )
+    digest.add_argument(
+        "--repository",
+        dest="repositories",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this repository (repeatable; default: all, or the current one with --publish)",
+    )
+    digest.add_argument(
+        "--publish", action="store_true", help="create or edit the repository's digest issue"
+    )
+    digest.add_argument("--platform", help="github or gitlab (default: detected)")
+    digest.add_argument("--config", type=Path, metavar="PATH", help="config file to use")
+
+
 def _add_model_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model",
@@ -315,7 +343,7 @@ def _add_rules_option(parser: argparse.ArgumentParser) -> None:
     _add_bundled_option(parser)
 
 
-def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
+def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:  # noqa: PLR0911
     cache = cache_dir(env)
     if args.command == "analyze":
         from pipeline_guard.cli.commands import analyze
@@ -347,6 +375,18 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             model_path=args.model,
             use_model=args.use_model,
             env=env,
+        )
+    if args.command == "digest":
+        from pipeline_guard.cli.commands import digest
+
+        return digest.run(
+            history_url=args.history_url,
+            days=args.days,
+            fmt=args.format,
+            repositories=args.repositories,
+            publish=args.publish,
+            platform=args.platform,
+            config_path=args.config,
         )
     if args.command == "rules":
         from pipeline_guard.cli.commands import rules

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
@@ -44,6 +45,7 @@ class FailedJob(BaseModel):
     step: str | None = None  # the failed step, when the forge says
     annotations: tuple[str, ...] = ()  # failures shown only as annotations (before any step)
     log_path: Path | None = None  # where the log was saved, once fetched
+    duration: float | None = None  # seconds the job ran (job timings), when the forge says
 
 
 class RunOptions(BaseModel):
@@ -107,6 +109,83 @@ class Forge(Protocol):
 
     # Open (or update) the fix PR/MR; returns its URL. Finds an earlier one by branch name.
     def open_fix(self, fix: FixRequest) -> str: ...
+
+
+class PastJob(BaseModel):
+    """A job of an earlier run/pipeline, as history lookups see it (no log yet)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    conclusion: str  # "success", "failure", or the forge's word for anything else
+    run_id: int
+    attempt: int = 1  # GitHub: the run attempt; GitLab: the try of this job in its pipeline
+    sha: str | None = None
+    branch: str | None = None
+    url: str | None = None
+    run_url: str | None = None
+    created_at: datetime | None = None
+    duration: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.conclusion == "failure"
+
+    @property
+    def passed(self) -> bool:
+        return self.conclusion == "success"
+
+    def as_failed_job(self) -> FailedJob:
+        """The shape :meth:`Forge.fetch_log` takes."""
+        return FailedJob(id=self.id, name=self.name, url=self.url, attempt=self.attempt)
+
+
+class RunState(BaseModel):
+    """Where a run/pipeline stands now: its latest attempt and that attempt's conclusion."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: int
+    attempt: int
+    conclusion: str | None  # None while it runs
+
+
+@runtime_checkable
+class History(Protocol):
+    """The pipeline's own history, read from the forge (no server, no state of ours).
+
+    Every call is bounded: a page or two of runs, the jobs of one run, never a scan of the
+    whole history; the caller (:mod:`pipeline_guard.history.lookup`) caps how many it makes.
+    """
+
+    # The latest completed runs of this workflow (GitHub) / pipelines (GitLab) on `branch`,
+    # newest first, as (run id, run URL, head sha); at most `limit`. `pushes_only`: leave out
+    # the runs of pull/merge requests (what the branch itself does, for broken trunk).
+    def branch_runs(
+        self, branch: str, limit: int, *, pushes_only: bool = True
+    ) -> list[tuple[int, str | None, str | None]]: ...
+
+    # The jobs of one run: the latest attempt of each job (GitHub), the newest try (GitLab).
+    def run_jobs(self, run_id: int) -> list[PastJob]: ...
+
+    # Jobs that failed and then passed at the same commit since `since` (GitHub: run attempts;
+    # GitLab: retried jobs), as (failed try, passing try) pairs, newest first, at most `limit`.
+    def flips(self, since: datetime, limit: int) -> list[tuple[PastJob, PastJob]]: ...
+
+    # Where an earlier run stands now (did our re-run turn it green?).
+    def run_state(self, run_id: int) -> RunState | None: ...
+
+    # Save at most `max_bytes` of an earlier job's log; None when the forge has none.
+    def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None: ...
+
+
+@runtime_checkable
+class IssueKeeper(Protocol):
+    """A forge that keeps one issue up to date (the digest), found by a hidden marker."""
+
+    # Create the open issue whose body carries `marker`, or edit it in place; its URL.
+    def upsert_issue(self, title: str, marker: str, body: str) -> str: ...
 
 
 class ForgeModule(Protocol):

@@ -19,20 +19,31 @@ CHUNK = 1 << 20
 
 
 def stream_to_file(
-    url: str, dest: Path, deadline: Deadline, headers: dict[str, str] | None = None
+    url: str,
+    dest: Path,
+    deadline: Deadline,
+    headers: dict[str, str] | None = None,
+    *,
+    max_bytes: int | None = None,
 ) -> None:
-    """Save the body of ``GET url`` to ``dest``; retries 429/5xx and connection errors."""
+    """Save the body of ``GET url`` to ``dest``; retries 429/5xx and connection errors.
+    With ``max_bytes``, stop reading there (history logs: a bounded download, head kept)."""
     for attempt in range(ATTEMPTS):
         deadline.check("downloading a job log")
-        wait = _try_once(url, dest, deadline, headers or {}, attempt)
+        wait = _try_once(url, dest, deadline, headers or {}, attempt, max_bytes)
         if wait is None:
             return
         time.sleep(min(wait, deadline.remaining))
     raise ForgeError(f"could not download the job log from {_host(url)} after {ATTEMPTS} tries")
 
 
-def _try_once(
-    url: str, dest: Path, deadline: Deadline, headers: dict[str, str], attempt: int
+def _try_once(  # noqa: PLR0917 - the download's pieces, each used once
+    url: str,
+    dest: Path,
+    deadline: Deadline,
+    headers: dict[str, str],
+    attempt: int,
+    max_bytes: int | None = None,
 ) -> float | None:
     """None when saved; otherwise how long to wait before the next try."""
     timeout = httpx.Timeout(deadline.cap(30.0), connect=deadline.cap(10.0))
@@ -46,8 +57,13 @@ def _try_once(
                     )
                 return wait
             with dest.open("wb") as handle:
+                written = 0
                 for chunk in response.iter_bytes(CHUNK):
-                    handle.write(chunk)
+                    part = chunk if max_bytes is None else chunk[: max_bytes - written]
+                    handle.write(part)
+                    written += len(part)
+                    if max_bytes is not None and written >= max_bytes:
+                        break
     except httpx.TransportError:
         return backoff(attempt)
     return None

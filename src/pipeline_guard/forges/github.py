@@ -12,6 +12,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -20,7 +21,13 @@ from pydantic import SecretStr
 
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.errors import ConfigError, ForgeError, PermissionMissing, TokenMissing
-from pipeline_guard.forges.base import FailedJob, FixRequest, RunOptions
+from pipeline_guard.forges.base import (
+    FailedJob,
+    FixRequest,
+    PastJob,
+    RunOptions,
+    RunState,
+)
 from pipeline_guard.forges.download import stream_to_file
 from pipeline_guard.forges.resilience import Deadline, deadline_from
 
@@ -45,7 +52,11 @@ PERMISSION = {
     "comment on the pull request": "pull-requests: write",
     "push the fix branch": "contents: write",
     "open the fix pull request": "pull-requests: write",
+    "read the workflow's history": "actions: read",
+    "keep the digest issue": "issues: write",
 }
+PR_EVENTS = frozenset({"pull_request", "pull_request_target"})
+RUN_PAGES = 2  # pages of 100 runs read for flaky evidence: 200 runs, two calls
 
 
 def detect(env: Mapping[str, str]) -> bool:
@@ -212,6 +223,7 @@ class GitHubForge:
             seconds_between_writes=None,
         )
         self.repo = self.github.get_repo(context.repository, lazy=True)
+        self._workflow: int | None = None
 
     # -- reading -------------------------------------------------------------------------
 
@@ -234,6 +246,7 @@ class GitHubForge:
             attempt=int(job.get("run_attempt") or self.context.run_attempt),
             step=failed_step,
             annotations=self._annotations(job.get("check_run_url")),
+            duration=_duration(job),
         )
 
     def _annotations(self, check_run_url: str | None) -> tuple[str, ...]:
@@ -253,7 +266,7 @@ class GitHubForge:
             if item.get("annotation_level") == "failure" and item.get("message")
         )
 
-    def fetch_log(self, job: FailedJob, dest: Path) -> Path | None:
+    def fetch_log(self, job: FailedJob, dest: Path, max_bytes: int | None = None) -> Path | None:
         url = f"{self.repo.url}/actions/jobs/{job.id}/logs"
 
         def location() -> str | None:
@@ -270,8 +283,11 @@ class GitHubForge:
         blob_url = self._call("read job logs", location)
         if blob_url is None:
             return None
-        stream_to_file(blob_url, dest, self.deadline)
+        stream_to_file(blob_url, dest, self.deadline, max_bytes=max_bytes)
         return dest
+
+    def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None:
+        return self.fetch_log(job.as_failed_job(), dest, max_bytes)
 
     def find_change_request(self) -> int | None:
         if self.context.pr_number is not None:
@@ -290,6 +306,106 @@ class GitHubForge:
             return None
 
         return self._call("find the pull request", by_head_sha)
+
+    # -- history (see forges.base.History) -----------------------------------------------
+
+    def _workflow_id(self) -> int:
+        """The failing run's workflow: history is looked up in that workflow only."""
+        if self._workflow is None:
+            run = self._call(
+                "read the workflow's history", lambda: self._get_run(self.context.run_id)
+            )
+            self._workflow = int(run["workflow_id"])
+        return self._workflow
+
+    def _get_run(self, run_id: int | None) -> dict[str, Any]:
+        if run_id is None:
+            raise ForgeError("no run id: GITHUB_RUN_ID is not set and the event names no run")
+        _, data = self.github.requester.requestJsonAndCheck(
+            "GET", f"{self.repo.url}/actions/runs/{run_id}"
+        )
+        return dict(data)
+
+    def _workflow_runs(self, query: dict[str, Any], pages: int) -> list[dict[str, Any]]:
+        url = f"{self.repo.url}/actions/workflows/{self._workflow_id()}/runs"
+        wanted = pages * int(query.get("per_page", 100))
+        runs: list[dict[str, Any]] = []
+        for run in self._paginated_raw(url, "workflow_runs", query):
+            runs.append(run)
+            if len(runs) >= wanted:
+                break  # before the generator asks for the next page
+        return runs
+
+    def branch_runs(
+        self, branch: str, limit: int, *, pushes_only: bool = True
+    ) -> list[tuple[int, str | None, str | None]]:
+        """Completed runs of this workflow on ``branch``; with ``pushes_only``, those a push or
+        schedule started (a PR's runs on a branch of that name say nothing about the branch)."""
+        query = {"branch": branch, "status": "completed", "per_page": limit}
+        runs = self._call("read the workflow's history", lambda: self._workflow_runs(query, 1))
+        return [
+            (int(run["id"]), run.get("html_url"), run.get("head_sha"))
+            for run in runs
+            if not pushes_only or run.get("event") not in PR_EVENTS
+        ][:limit]
+
+    def run_jobs(self, run_id: int) -> list[PastJob]:
+        url = f"{self.repo.url}/actions/runs/{run_id}/jobs"
+        jobs = self._call(
+            "read the workflow's history", lambda: list(self._paginated_raw(url, "jobs"))
+        )
+        return [_past_job(job) for job in jobs]
+
+    def flips(self, since: datetime, limit: int) -> list[tuple[PastJob, PastJob]]:
+        """Runs of this workflow since ``since`` that needed more than one attempt; in each,
+        a job whose attempt N failed and attempt N+1 passed (same run: same commit)."""
+        # Newest first, the window applied here: the description types `created` as one
+        # date-time, not the `>=DATE` search syntax the docs describe, so it is not sent.
+        query = {"per_page": 100}
+        runs = self._call(
+            "read the workflow's history", lambda: self._workflow_runs(query, RUN_PAGES)
+        )
+        recent = [run for run in runs if (_time(run.get("created_at")) or since) >= since]
+        retried = [run for run in recent if int(run.get("run_attempt") or 1) > 1][:limit]
+        pairs: list[tuple[PastJob, PastJob]] = []
+        for run in retried:
+            jobs = self._call("read the workflow's history", self._every_attempt(int(run["id"])))
+            pairs += _attempt_flips([_past_job(job) for job in jobs])
+        return pairs
+
+    def _every_attempt(self, run_id: int) -> Callable[[], list[dict[str, Any]]]:
+        url = f"{self.repo.url}/actions/runs/{run_id}/jobs"
+        return lambda: list(self._paginated_raw(url, "jobs", {"filter": "all"}))
+
+    def run_state(self, run_id: int) -> RunState | None:
+        run = self._call("read the workflow's history", lambda: self._get_run(run_id))
+        return RunState(
+            run_id=run_id,
+            attempt=int(run.get("run_attempt") or 1),
+            conclusion=run.get("conclusion") if run.get("status") == "completed" else None,
+        )
+
+    # -- the digest issue ----------------------------------------------------------------
+
+    def upsert_issue(self, title: str, marker: str, body: str) -> str:
+        """Create the one issue whose body carries ``marker``, or edit it in place."""
+        url = f"{self.repo.url}/issues"
+        requester = self.github.requester
+
+        def upsert() -> str:
+            query = {"state": "open", "per_page": 100}
+            for issue in self._paginated_raw(url, None, query):
+                if "pull_request" not in issue and marker in (issue.get("body") or ""):
+                    _, data = requester.requestJsonAndCheck(
+                        "PATCH", f"{url}/{issue['number']}", input={"title": title, "body": body}
+                    )
+                    return str(data.get("html_url"))
+            _, data = requester.requestJsonAndCheck(
+                "POST", url, input={"title": title, "body": body}
+            )
+            return str(data.get("html_url"))
+
+        return self._call("keep the digest issue", upsert)
 
     # -- acting --------------------------------------------------------------------------
 
@@ -418,11 +534,13 @@ class GitHubForge:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    def _paginated_raw(self, url: str, item_key: str | None) -> Iterator[dict[str, Any]]:
+    def _paginated_raw(
+        self, url: str, item_key: str | None, query: Mapping[str, Any] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Raw JSON items of a paginated list, following ``Link: rel="next"``."""
         requester = self.github.requester
         next_url: str | None = url
-        params: dict[str, Any] | None = {"per_page": 100}
+        params: dict[str, Any] | None = {"per_page": 100, **(query or {})}
         while next_url:
             self.deadline.check("reading from the GitHub API")
             headers, data = requester.requestJsonAndCheck("GET", next_url, parameters=params)
@@ -451,6 +569,48 @@ class GitHubForge:
                 f"could not reach the GitHub API at {self.context.api_url} to {what}: "
                 f"{type(exc).__name__}"
             ) from None
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _duration(job: Mapping[str, Any]) -> float | None:
+    """Seconds the job ran, from its timings (None while it runs)."""
+    started, completed = _time(job.get("started_at")), _time(job.get("completed_at"))
+    return (completed - started).total_seconds() if started and completed else None
+
+
+def _past_job(job: Mapping[str, Any]) -> PastJob:
+    return PastJob(
+        id=int(job["id"]),
+        name=str(job.get("name") or job["id"]),
+        conclusion=str(job.get("conclusion") or job.get("status") or "unknown"),
+        run_id=int(job.get("run_id") or 0),
+        attempt=int(job.get("run_attempt") or 1),
+        sha=job.get("head_sha"),
+        branch=job.get("head_branch"),
+        url=job.get("html_url"),
+        run_url=str(job.get("html_url") or "").partition("/job/")[0] or None,
+        created_at=_time(job.get("created_at")),
+        duration=_duration(job),
+    )
+
+
+def _attempt_flips(jobs: Sequence[PastJob]) -> list[tuple[PastJob, PastJob]]:
+    """(failed, passed) pairs: a job's attempt failed and its next attempt passed."""
+    by_name: dict[str, dict[int, PastJob]] = {}
+    for job in jobs:
+        by_name.setdefault(job.name, {})[job.attempt] = job
+    pairs = []
+    for attempts in by_name.values():
+        for number, job in attempts.items():
+            later = attempts.get(number + 1)
+            if job.failed and later is not None and later.passed:
+                pairs.append((job, later))
+    return pairs
 
 
 def _next_link(link: str | None) -> str | None:

@@ -20,10 +20,12 @@ project, so the note never lands on an unrelated MR of the fork with the same nu
 from __future__ import annotations
 
 import base64
+import itertools
 import math
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,12 +33,20 @@ from pydantic import SecretStr
 
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.errors import ForgeError, PermissionMissing, TokenMissing
-from pipeline_guard.forges.base import FailedJob, FixRequest, RunOptions
+from pipeline_guard.forges.base import (
+    FailedJob,
+    FixRequest,
+    PastJob,
+    RunOptions,
+    RunState,
+)
 from pipeline_guard.forges.resilience import Deadline, backoff, deadline_from, retry_wait
 
 NAME = "gitlab"
 TIMEOUT = 15
 ATTEMPTS = 3
+JOB_PAGES = 3  # pages of 100 project jobs read for flaky evidence (newest first)
+CONCLUSION = {"failed": "failure", "success": "success", "canceled": "cancelled"}
 T = TypeVar("T")
 TOKEN_VARIABLES = ("INPUT_TOKEN", "PIPELINE_GUARD_TOKEN", "GITLAB_TOKEN")
 _UNEXPANDED = re.compile(r"\$\{?[A-Za-z_][A-Za-z0-9_]*\}?")
@@ -168,15 +178,18 @@ class GitLabForge:
         )
         return latest_failed(jobs, self.context.own_job)
 
-    def fetch_log(self, job: FailedJob, dest: Path) -> Path | None:
+    def fetch_log(self, job: FailedJob, dest: Path, max_bytes: int | None = None) -> Path | None:
         from gitlab.exceptions import GitlabGetError  # noqa: PLC0415
 
         def save() -> Path | None:
             try:
                 with dest.open("wb") as handle:
+                    writer = _CappedWriter(handle.write, max_bytes)
                     self.project.jobs.get(job.id, lazy=True).trace(
-                        streamed=True, action=handle.write, chunk_size=1 << 20
+                        streamed=True, action=writer, chunk_size=1 << 20
                     )
+            except _Enough:
+                return dest
             except GitlabGetError as exc:
                 if exc.response_code == 404:
                     return None
@@ -184,6 +197,9 @@ class GitLabForge:
             return dest
 
         return self._call("read job traces", save)
+
+    def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None:
+        return self.fetch_log(job.as_failed_job(), dest, max_bytes)
 
     def find_change_request(self) -> int | None:
         """The MR of this pipeline: named by the MR pipeline, else the open MR whose source is
@@ -206,6 +222,90 @@ class GitLabForge:
             return None
 
         return self._call("find the merge request", by_branch)
+
+    # -- history (see forges.base.History) -----------------------------------------------
+
+    def branch_runs(
+        self, branch: str, limit: int, *, pushes_only: bool = True
+    ) -> list[tuple[int, str | None, str | None]]:
+        """Finished pipelines for ``branch``, newest first. Merge request pipelines run for
+        ``refs/merge-requests/N/head``, never for the branch, so ``pushes_only`` changes
+        nothing here; they are left out in any case."""
+
+        def pipelines() -> list[dict[str, Any]]:
+            found = self.project.pipelines.list(
+                ref=branch, scope="finished", order_by="id", sort="desc", per_page=limit, page=1
+            )
+            return [p.attributes for p in found]
+
+        found = self._call("read the pipeline history", pipelines)
+        return [
+            (int(p["id"]), p.get("web_url"), p.get("sha"))
+            for p in found
+            if p.get("source") != "merge_request_event"
+        ][:limit]
+
+    def run_jobs(self, run_id: int) -> list[PastJob]:
+        """The newest try of each job of the pipeline; ``attempt`` counts its tries."""
+        pipeline = self.project.pipelines.get(run_id, lazy=True)
+        jobs = self._call(
+            "read the pipeline history",
+            lambda: [j.attributes for j in pipeline.jobs.list(include_retried=True, iterator=True)],
+        )
+        tries: dict[str, int] = {}
+        newest: dict[str, Mapping[str, Any]] = {}
+        for job in sorted(jobs, key=lambda j: int(j["id"])):
+            tries[str(job.get("name"))] = tries.get(str(job.get("name")), 0) + 1
+            newest[str(job.get("name"))] = job
+        return [_past_job(job, tries[name]) for name, job in newest.items()]
+
+    def flips(self, since: datetime, limit: int) -> list[tuple[PastJob, PastJob]]:
+        """Project jobs since ``since`` (retried tries included), newest first: a job that
+        failed and a later try of the same name in the same pipeline that passed."""
+
+        def recent() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            for page in range(1, JOB_PAGES + 1):
+                batch = self.project.jobs.list(scope=["failed", "success"], per_page=100, page=page)
+                found += [job.attributes for job in batch]
+                oldest = _time(found[-1].get("created_at")) if found else None
+                if len(batch) < 100 or (oldest is not None and oldest < since):
+                    break
+            return found
+
+        jobs = [
+            job
+            for job in self._call("read the pipeline history", recent)
+            if (_time(job.get("created_at")) or since) >= since
+        ]
+        return _retry_flips(jobs)[:limit]
+
+    def run_state(self, run_id: int) -> RunState | None:
+        pipeline = self._call(
+            "read the pipeline history", lambda: self.project.pipelines.get(run_id).attributes
+        )
+        status = str(pipeline.get("status"))
+        finished = status in ("success", "failed", "canceled", "skipped")
+        return RunState(
+            run_id=run_id,
+            attempt=1,
+            conclusion=CONCLUSION.get(status, status) if finished else None,
+        )
+
+    # -- the digest issue ----------------------------------------------------------------
+
+    def upsert_issue(self, title: str, marker: str, body: str) -> str:
+        """Create the one issue whose description carries ``marker``, or edit it in place."""
+
+        def upsert() -> str:
+            for issue in self.project.issues.list(state="opened", iterator=True):
+                if marker in (issue.description or ""):
+                    issue.title, issue.description = title, body
+                    issue.save()
+                    return str(issue.web_url)
+            return str(self.project.issues.create({"title": title, "description": body}).web_url)
+
+        return self._call("keep the digest issue", upsert)
 
     # -- acting --------------------------------------------------------------------------
 
@@ -361,10 +461,68 @@ def latest_failed(jobs: Iterable[Mapping[str, Any]], own_job: str | None) -> lis
             name=name,
             url=job.get("web_url"),
             attempt=tries[name],
+            duration=float(job["duration"]) if job.get("duration") is not None else None,
         )
         for name, job in sorted(newest.items(), key=lambda item: int(item[1]["id"]))
         if job.get("status") == "failed" and not job.get("allow_failure") and name != own_job
     ]
+
+
+class _Enough(Exception):
+    """Raised by :class:`_CappedWriter` to stop a streamed trace at its cap."""
+
+
+class _CappedWriter:
+    """Writes chunks until ``cap`` bytes are written, then stops the stream."""
+
+    def __init__(self, write: Callable[[bytes], object], cap: int | None) -> None:
+        self.write, self.cap, self.written = write, cap, 0
+
+    def __call__(self, chunk: bytes) -> None:
+        part = chunk if self.cap is None else chunk[: self.cap - self.written]
+        self.write(part)
+        self.written += len(part)
+        if self.cap is not None and self.written >= self.cap:
+            raise _Enough
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str) or not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _past_job(job: Mapping[str, Any], attempt: int = 1) -> PastJob:
+    pipeline = job.get("pipeline") or {}
+    web_url = str(job.get("web_url") or "")
+    project_url = web_url.partition("/-/jobs/")[0]
+    return PastJob(
+        id=int(job["id"]),
+        name=str(job.get("name")),
+        conclusion=CONCLUSION.get(str(job.get("status")), str(job.get("status"))),
+        run_id=int(pipeline.get("id") or 0),
+        attempt=attempt,
+        sha=pipeline.get("sha") or (job.get("commit") or {}).get("id"),
+        branch=pipeline.get("ref") or job.get("ref"),
+        url=web_url or None,
+        run_url=f"{project_url}/-/pipelines/{pipeline.get('id')}" if project_url else None,
+        created_at=_time(job.get("created_at")),
+        duration=float(job["duration"]) if job.get("duration") is not None else None,
+    )
+
+
+def _retry_flips(jobs: Iterable[Mapping[str, Any]]) -> list[tuple[PastJob, PastJob]]:
+    """(failed, passed) pairs: in one pipeline, a failed try and the next try that passed."""
+    tries: dict[tuple[int, str], list[Mapping[str, Any]]] = {}
+    for job in sorted(jobs, key=lambda j: int(j["id"])):
+        key = (int((job.get("pipeline") or {}).get("id") or 0), str(job.get("name")))
+        tries.setdefault(key, []).append(job)
+    pairs = []
+    for same in tries.values():
+        for number, (first, second) in enumerate(itertools.pairwise(same), start=1):
+            if first.get("status") == "failed" and second.get("status") == "success":
+                pairs.append((_past_job(first, number), _past_job(second, number + 1)))
+    return sorted(pairs, key=lambda pair: -pair[0].id)
 
 
 def _reveal(secret: SecretStr) -> str:

@@ -14,6 +14,7 @@ step) for editor completion::
     retry:
       max-attempts: 2                    # attempts of a run, the first included
       max-failed-jobs: 5                 # more failed at once: an outage or a real break, no retry
+      flaky: false                       # re-run a failure history shows to be flaky
     fix:
       enabled: true
       categories: [format, lockfile, config]
@@ -24,6 +25,11 @@ step) for editor completion::
       labels: [pipeline-guard]
       reviewers: []
       trust-repo-tools: false            # run the repository's own tools (see below)
+    history:
+      lookups: true                      # broken trunk and flaky, from the forge's own runs
+      url: null                          # a store: SQLAlchemy URL, or a path for a SQLite file
+      window-days: 14
+      flaky-after: 2
 
 ``fix.trust-repo-tools`` lets fixers run executables the repository itself provides: a
 committed ``node_modules/.bin/prettier``, yarn's ``yarnPath`` release and plugins. Off by
@@ -60,6 +66,9 @@ class RetryConfig(_Section):
     max_failed_jobs: int = Field(
         5, ge=1, description="more jobs failed at once is an outage or a real break: no retry"
     )
+    flaky: bool = Field(
+        False, description="re-run a failure history shows to be flaky, within the same budget"
+    )
 
 
 class FixConfig(_Section):
@@ -80,6 +89,22 @@ class FixConfig(_Section):
     )
 
 
+# -- history (issue 14) ----------------------------------------------------------------------
+
+
+class HistoryConfig(_Section):
+    """Broken-trunk and flaky lookups on the forge, and the optional store (README, History)."""
+
+    lookups: bool = Field(True, description="read the pipeline's history on the forge")
+    url: str | None = Field(
+        None, description="history store: a SQLAlchemy URL, or a file path for SQLite"
+    )
+    window_days: int = Field(14, ge=1, le=400, description="how far back flaky evidence counts")
+    flaky_after: int = Field(
+        2, ge=1, description="failed-then-passed tries (same signature) that make a job flaky"
+    )
+
+
 class RepoConfig(_Section):
     """Everything ``.pipeline-guard.yml`` may say."""
 
@@ -93,6 +118,7 @@ class RepoConfig(_Section):
     )
     retry: RetryConfig = RetryConfig()
     fix: FixConfig = FixConfig()
+    history: HistoryConfig = HistoryConfig()
 
 
 def load_config(repo_root: Path | None = None, path: Path | None = None) -> RepoConfig:

@@ -12,7 +12,7 @@ attempt of the budget.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
@@ -21,6 +21,7 @@ from pipeline_guard.context import Mode, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.forges.base import FailedJob
 from pipeline_guard.guard.config import RepoConfig
+from pipeline_guard.history.evidence import JobHistory
 
 
 class JobPlan(BaseModel):
@@ -33,6 +34,7 @@ class JobPlan(BaseModel):
     action: Action  # what will be attempted
     wanted: Action  # what the config (or the default) asked for; differs when refused
     reason: str
+    history: JobHistory = JobHistory()
 
 
 class Plan(BaseModel):
@@ -84,11 +86,17 @@ def decide(
     *,
     has_fixer: frozenset[str] = frozenset(),
     checkout_problem: str | None = None,
+    history: Mapping[int, JobHistory] | None = None,
 ) -> Plan:
     """The plan for this run. ``has_fixer`` lists the fix ids a fixer exists for;
     ``checkout_problem`` says why the workspace cannot take a fix (no checkout, another
-    commit), found at the edge, so no fixer is installed or run for nothing."""
-    wanted = [(job, diagnosis, wanted_action(diagnosis, config)) for job, diagnosis in diagnosed]
+    commit), found at the edge, so no fixer is installed or run for nothing; ``history``
+    (by job id) says which failures are broken trunk or known flaky."""
+    past = history or {}
+    wanted = [
+        (job, diagnosis, history_action(wanted_action(diagnosis, config), past.get(job.id), config))
+        for job, diagnosis in diagnosed
+    ]
     retry_ok, retry_note = _may_retry(context, config, wanted)
     fix_blocker = _fix_blocker(context, checkout_problem)
     notes = [retry_note] if retry_note else []
@@ -104,8 +112,17 @@ def decide(
             has_fixer=has_fixer,
             fix_blocker=fix_blocker,
         )
+        record = past.get(job.id) or JobHistory()
+        reason = history_reason(record, final) or reason
         plans.append(
-            JobPlan(job=job, diagnosis=diagnosis, action=final, wanted=action, reason=reason)
+            JobPlan(
+                job=job,
+                diagnosis=diagnosis,
+                action=final,
+                wanted=action,
+                reason=reason,
+                history=record,
+            )
         )
         note = f"No fix {context.request_abbr}: {reason}."
         if action == Action.FIX_PR and final != Action.FIX_PR and diagnosis.fix:
@@ -133,6 +150,37 @@ def _fix_blocker(context: RunContext, checkout_problem: str | None) -> str | Non
             "GitLab CI to get fix pull/merge requests"
         )
     return checkout_problem
+
+
+# -- history (issue 14) ----------------------------------------------------------------------
+
+
+def history_action(action: Action, record: JobHistory | None, config: RepoConfig) -> Action:
+    """Broken trunk: explain only (a re-run or a fix here cannot mend the target branch).
+    Known flaky with ``retry.flaky: true``: re-run, within the same budget."""
+    if record is None or action == Action.NONE:
+        return action
+    if record.broken_trunk is not None:
+        return Action.COMMENT
+    if record.flaky is not None and config.retry.flaky:
+        return Action.RETRY
+    return action
+
+
+def history_reason(record: JobHistory, final: Action) -> str | None:
+    """The reason history gives for the final action, in the report's words."""
+    trunk = record.broken_trunk
+    if trunk is not None:
+        return (
+            f"also failing on `{trunk.branch}` since {trunk.short_sha}: probably not caused "
+            "by this change (not re-run, no fix)"
+        )
+    if record.flaky is not None and final == Action.RETRY:
+        return (
+            f"known flaky: failed then passed on retry {record.flaky.count} times in "
+            f"{record.flaky.days} days (`retry.flaky: true`)"
+        )
+    return None
 
 
 def _read_only_fork_run(context: RunContext) -> bool:

@@ -222,7 +222,7 @@ def _assemble(  # noqa: PLR0917 - the report's pieces, each used once
     head = _header(context, plan, outcome) + "\n"
     if marker:
         head = f"{marker}\n{head}"
-    parts = [head]
+    parts = [head, *broken_trunk_group(plan)]
     if groups:
         parts += [_table(groups, outcome, context), "", *sections]
     parts += [_did_section(plan, outcome, context), _footer(plan, bool(marker))]
@@ -275,6 +275,7 @@ def _group_section(group: JobGroup, outcome: Outcome, context: RunContext, evide
     if diagnosis.tests:
         tests = ", ".join(f"`{_inline(t)}`" for t in diagnosis.tests[:10])
         lines.append(f"\nFailing tests: {tests}")
+    lines += history_lines(first)
     lines += ["", f"**What to do:** {diagnosis.advice}"]
     lines += [f"**pipeline-guard:** {_group_words(group, outcome, context)}", ""]
     return "\n".join(lines)
@@ -306,6 +307,45 @@ def _job_link(job: JobPlan) -> str:
 def _did_section(plan: Plan, outcome: Outcome, context: RunContext) -> str:
     done = what_was_done(plan, outcome, context)
     return "\n".join(["#### What pipeline-guard did", *[f"- {item}" for item in done], ""])
+
+
+# -- history (issue 14) ----------------------------------------------------------------------
+
+
+def broken_trunk_group(plan: Plan) -> list[str]:
+    """The jobs that fail the same way on the target branch, set apart from the rest."""
+    items = []
+    for job in plan.jobs:
+        trunk = job.history.broken_trunk
+        if trunk is None:
+            continue
+        sha = f"`{trunk.short_sha}`"
+        since = f"[{sha}]({trunk.since_url})" if trunk.since_url else sha
+        items.append(
+            f"> - **{_inline(job.job.name)}**: also failing on `{trunk.branch}` since {since}: "
+            "probably not caused by this change"
+        )
+    if not items:
+        return []
+    head = "> [!NOTE]\n> **Not caused by this change** (the same failure on the target branch; "
+    return [head + "not re-run, no fix proposed):", *items, ""]
+
+
+def history_lines(job: JobPlan) -> list[str]:
+    """Flakiness and the baseline, under the job's section."""
+    lines = []
+    flaky = job.history.flaky
+    if flaky is not None:
+        again = " Re-run for that reason." if job.action == Action.RETRY else ""
+        lines.append(
+            f"\n**Known flaky:** failed then passed on retry {flaky.count} times in "
+            f"{flaky.days} days.{again}"
+        )
+    if job.history.baseline:
+        lines.append(
+            f"\nCompared with the last green run of this job ([log]({job.history.baseline}))."
+        )
+    return lines
 
 
 def _footer(plan: Plan, in_comment: bool) -> str:
@@ -345,13 +385,24 @@ def outputs(
     """The action's outputs: the primary job's category, confidence and the action that
     really happened for it; the report file."""
     primary = plan.primary
+    trunk = "true" if any(job.history.broken_trunk for job in plan.jobs) else "false"
+    flaky = "true" if any(job.history.flaky for job in plan.jobs) else "false"
     if primary is None:
-        return {"category": "", "action": "none", "confidence": "0", "report": report_path}
+        return {
+            "category": "",
+            "action": "none",
+            "confidence": "0",
+            "report": report_path,
+            "broken-trunk": trunk,
+            "flaky": flaky,
+        }
     return {
         "category": str(primary.diagnosis.category),
         "action": str(job_result(primary, outcome, context)[0]),
         "confidence": f"{primary.diagnosis.confidence:.2f}",
         "report": redactor.redact(report_path),
+        "broken-trunk": trunk,
+        "flaky": flaky,
     }
 
 
@@ -391,6 +442,7 @@ def _job_entry(job: JobPlan, outcome: Outcome, context: RunContext) -> dict[str,
         "planned": job.action,
         "reason": job.reason,
         "diagnosis": job.diagnosis.model_dump(mode="json"),
+        "history": job.history.model_dump(mode="json"),
     }
 
 

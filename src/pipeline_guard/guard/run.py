@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import glob
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.categories import Category, default_action
@@ -29,11 +31,20 @@ from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.prediction import Scorer
-from pipeline_guard.errors import ForgeError, InputError, UsageError
+from pipeline_guard.engine.signature import signature_of
+from pipeline_guard.errors import ConfigError, ForgeError, InputError, UsageError
 from pipeline_guard.fixers.all_fixers import fix_ids
 from pipeline_guard.fixers.jail import seal_process
 from pipeline_guard.forges.all_forges import forge_for
-from pipeline_guard.forges.base import FailedJob, Forge, ForgeModule, RunOptions, comment_marker
+from pipeline_guard.forges.base import (
+    FailedJob,
+    Forge,
+    ForgeModule,
+    History,
+    PastJob,
+    RunOptions,
+    comment_marker,
+)
 from pipeline_guard.guard.act import Outcome, Problem, act
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.guard.fix_request import checkout_problem
@@ -45,7 +56,13 @@ from pipeline_guard.guard.report import (
     passed_comment,
     summary_markdown,
 )
+from pipeline_guard.history import evidence
+from pipeline_guard.history.evidence import JobHistory, Limits, Lookup
+from pipeline_guard.history.record import FAILED, PASSED, Record
 from pipeline_guard.redact import Redactor, secrets_from_env
+
+if TYPE_CHECKING:
+    from pipeline_guard.history.store import Store
 
 DOWNLOADS = 4  # logs fetched at once: the forge's limits, not our bandwidth, bound this
 
@@ -103,28 +120,38 @@ def run(
         outcome = _clear_comment(module, context, marker, hands_off)
         outcome = outcome.model_copy(update={"problems": (*earlier, *outcome.problems)})
         return _report(module, env, RunResult(context, plan, outcome, redactor), report_path)
-    collected = _collect(module, context, Path(tempfile.mkdtemp(prefix="pg-logs-")))
-    diagnosed = [(job, _diagnose(job, matcher, model)) for job in collected.jobs]
+    log_dir = Path(tempfile.mkdtemp(prefix="pg-logs-"))
+    collected = _collect(module, context, log_dir)
+    lookup = _lookup(collected.forge, context, config, log_dir)
+    diagnosed, baselines, baseline_notes = _diagnose_all(
+        collected.jobs, lookup, context, matcher, model
+    )
+    store, store_problems = _open_store(config)
+    history, history_notes = _history(lookup, context, diagnosed, store, matcher, model)
     plan = decide(
         context,
         config,
         diagnosed,
         has_fixer=fix_ids(),
         checkout_problem=_checkout_problem(context, diagnosed),
+        history=_with_baselines(history, diagnosed, baselines),
     )
+    plan = plan.model_copy(update={"notes": (*plan.notes, *baseline_notes, *history_notes)})
     outcome = act(
         plan,
         context,
         config,
         collected.forge,
         change_request=collected.change_request,
-        earlier=(*earlier, *collected.problems),
+        earlier=(*earlier, *collected.problems, *store_problems),
         comment=lambda done: comment_markdown(context, plan, done, redactor, marker=marker),
         marker=marker,
         redact=redactor.redact,
         env=env,
         cache_dir=_fixer_cache(env),
     )
+    recorded = _record(store, context, plan, outcome)
+    outcome = outcome.model_copy(update={"problems": (*outcome.problems, *recorded)})
     return _report(module, env, RunResult(context, plan, outcome, redactor), report_path)
 
 
@@ -231,11 +258,198 @@ def _fetch_logs(
         return list(pool.map(fetch, jobs))  # map keeps the input order
 
 
-def _diagnose(job: FailedJob, matcher: Matcher, model: Scorer | None) -> Diagnosis:
-    """The job's diagnosis; a job without a readable log still gets an (unknown) diagnosis."""
+# -- history (issue 14): lookups on the forge, the optional store ------------------------------
+
+
+def _open_store(config: RepoConfig) -> tuple[Store | None, tuple[Problem, ...]]:
+    """The store of ``history.url``, migrated; a store that cannot be opened is reported."""
+    if not config.history.url:
+        return None, ()
+    from pipeline_guard.history.store import Store  # noqa: PLC0415 - the optional extra
+
+    try:
+        return Store.open(config.history.url), ()
+    except ConfigError as exc:
+        return None, (Problem.of(exc),)
+
+
+def _lookup(
+    forge: Forge | None, context: RunContext, config: RepoConfig, log_dir: Path
+) -> Lookup | None:
+    """This run's history reads, when the forge has history and lookups are on."""
+    if not isinstance(forge, History) or not config.history.lookups:
+        return None
+    limits = Limits(window_days=config.history.window_days, flaky_after=config.history.flaky_after)
+    return Lookup(forge, log_dir, limits, current_run=context.run_id)
+
+
+Baseline = tuple[Path | None, PastJob | None]
+
+
+def _diagnose_all(
+    jobs: Iterable[FailedJob],
+    lookup: Lookup | None,
+    context: RunContext,
+    matcher: Matcher,
+    model: Scorer | None,
+) -> tuple[list[tuple[FailedJob, Diagnosis]], dict[int, Baseline], list[str]]:
+    """Each job's diagnosis as its log arrives (downloads overlap analyses), with the last
+    green log of the same job as the engine's baseline (issue 10): the same branch, else the
+    default branch; at most one per job, capped, inside the lookups' budget; none when there
+    is none. A forge error stops the baseline lookups, not the diagnoses."""
+    branches = [b for b in (context.head_branch, context.default_branch) if b]
+    diagnosed: list[tuple[FailedJob, Diagnosis]] = []
+    baselines: dict[int, Baseline] = {}
+    notes: list[str] = []
+    for job in jobs:
+        green = None
+        if lookup is not None and job.log_path is not None and not notes:
+            try:
+                green = evidence.fetch_baseline(lookup, job, branches)
+            except ForgeError as exc:
+                notes.append(f"No baseline logs: {exc}.")
+        if green is not None:
+            baselines[job.id] = green
+        diagnosed.append((job, _diagnose(job, matcher, model, green[0] if green else None)))
+    return diagnosed, baselines, notes
+
+
+def _with_baselines(
+    history: dict[int, JobHistory],
+    diagnosed: Sequence[tuple[FailedJob, Diagnosis]],
+    baselines: dict[int, Baseline],
+) -> dict[int, JobHistory]:
+    """Name the green job whose log the engine really compared with (the report says so)."""
+    for job, diagnosis in diagnosed:
+        green = baselines.get(job.id, (None, None))[1]
+        if diagnosis.baseline is not None and green is not None:
+            record = history.get(job.id) or JobHistory()
+            link = green.url or green.run_url or f"job {green.id}"
+            history[job.id] = record.model_copy(update={"baseline": link})
+    return history
+
+
+def _history(  # noqa: PLR0917 - the stage's inputs, each used once
+    lookup: Lookup | None,
+    context: RunContext,
+    diagnosed: Sequence[tuple[FailedJob, Diagnosis]],
+    store: Store | None,
+    matcher: Matcher,
+    model: Scorer | None,
+) -> tuple[dict[int, JobHistory], list[str]]:
+    """Broken trunk and flaky evidence per job; a forge error ends the lookups with a note."""
+    if lookup is None or not diagnosed:
+        return {}, []
+    trunk = context.default_branch if context.head_branch != context.default_branch else None
+    found: dict[int, JobHistory] = {}
+    try:
+        if store is not None:
+            _read_back_retries(store, lookup.forge, context)
+        for job, diagnosis in diagnosed:
+            stored = _stored_flips(store, context, job, diagnosis, lookup.since)
+            found[job.id] = evidence.job_history(
+                lookup,
+                job,
+                diagnosis,
+                trunk=trunk,
+                diagnose=lambda path: analyze_source(str(path), matcher, model),
+                stored_flips=stored,
+            )
+    except ForgeError as exc:
+        return found, [f"History lookups stopped: {exc}."]
+    return found, []
+
+
+def _stored_flips(
+    store: Store | None,
+    context: RunContext,
+    job: FailedJob,
+    diagnosis: Diagnosis,
+    since: datetime,
+) -> int:
+    signature = signature_of(diagnosis)
+    if store is None or signature is None:
+        return 0
+    return store.flaky_count(context.repository, job.name, signature.key, since)
+
+
+RETRY_READ_BACKS = 5  # earlier re-runs whose outcome is read back per guard run
+
+
+def _read_back_retries(store: Store, forge: History, context: RunContext) -> None:
+    """Did the guard's earlier re-runs turn green? Read from the runs' attempts."""
+    for row_id, run_id, attempt in store.pending_retries(context.repository, RETRY_READ_BACKS):
+        if run_id == context.run_id:
+            store.set_outcome(row_id, FAILED)  # we run again: that re-run failed
+            continue
+        state = forge.run_state(run_id)
+        if state is None or state.conclusion is None:
+            continue
+        if state.attempt > attempt or context.platform == "gitlab":
+            store.set_outcome(row_id, PASSED if state.conclusion == "success" else FAILED)
+
+
+def _key(diagnosis: Diagnosis) -> str | None:
+    signature = signature_of(diagnosis)
+    return signature.key if signature is not None else None
+
+
+def _done(action: str, outcome: Outcome) -> str:
+    """What was really done: a refused re-run is stored as such, never as a re-run."""
+    retried = outcome.retry is not None and outcome.retry.done
+    return "retry-refused" if action == "retry" and not retried else str(action)
+
+
+def _record(
+    store: Store | None, context: RunContext, plan: Plan, outcome: Outcome
+) -> tuple[Problem, ...]:
+    """One row per diagnosed job; a store error is reported, the rest goes on."""
+    if store is None or plan.dry_run:
+        return ()
+    now = datetime.now(UTC)
+    records = [
+        Record(
+            recorded_at=now,
+            platform=str(context.platform),
+            repository=context.repository,
+            run_id=context.run_id,
+            run_url=context.run_url,
+            job=job.job.name,
+            job_url=job.job.url,
+            commit=context.head_sha,
+            branch=context.head_branch,
+            attempt=max(context.run_attempt, job.job.attempt),
+            category=str(job.diagnosis.category),
+            rule=job.diagnosis.rule,
+            signature=_key(job.diagnosis),
+            tests=tuple(job.diagnosis.tests),
+            action=_done(job.action, outcome),
+            broken_trunk=job.history.broken_trunk is not None,
+            flaky=job.history.flaky is not None,
+            duration=job.job.duration,
+        )
+        for job in plan.jobs
+    ]
+    try:
+        store.append(records)
+    except Exception as exc:  # SQLAlchemy's errors: the store is optional, the report is not
+        return (Problem(message=f"could not write to the history store: {type(exc).__name__}"),)
+    return ()
+
+
+def _diagnose(
+    job: FailedJob, matcher: Matcher, model: Scorer | None, baseline: Path | None = None
+) -> Diagnosis:
+    """The job's diagnosis (lines of the ``baseline`` green log discounted); a job without a
+    readable log still gets an (unknown) diagnosis."""
     if job.log_path is not None:
         try:
-            return analyze_source(str(job.log_path), matcher, model)
+            return analyze_source(
+                str(job.log_path),
+                matcher,
+                model,
+                baseline=str(baseline) if baseline is not None else None,
+            )
         except InputError as exc:
             return _no_log(job, str(exc))
     return _no_log(job, "the forge has no log for this job")
