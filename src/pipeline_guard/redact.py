@@ -96,7 +96,7 @@ _NAME_WORDS = (
     r"password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
     r"|secret[_-]?key|private[_-]?key|signing[_-]?key|client[_-]?secret"
     r"|(?:encryption|master|account|auth|deploy|license|service|app|shared|storage)[_-]?key"
-    r"|credentials?|auth|dsn|connection[_-]?string|conn[_-]?str"
+    r"|credentials?|auth|dsn|connection[_-]?string|conn[_-]?str|pat|webhook(?:[_-]?url)?"
 )
 """A key whose name *ends* with one of these may hold a secret (``GITHUB_TOKEN``, ``db.password``,
 ``x-api-key``, ``ENCRYPTION_KEY``); :func:`is_secret_name` then decides on the whole name.
@@ -111,6 +111,54 @@ the query parameters after the token too) rather than leaking the end of a passw
 holds one of those characters."""
 
 _SCHEME = r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://"
+
+_VENDOR_TOKENS: tuple[tuple[str, str], ...] = (
+    # Tokens whose documented prefix makes them recognisable anywhere and that gitleaks' rules
+    # only find next to a keyword (or not at all): (prefix regex, body regex). Found by the
+    # hand-written formats in tests/security/secret_cases.py.
+    (r"\bwhsec_", r"[A-Za-z0-9+/=]{24,}"),  # Stripe webhook signing secret
+    (r"\bGOCSPX-", r"[A-Za-z0-9_-]{20,}"),  # Google OAuth client secret
+    (r"\bya29\.", r"[A-Za-z0-9_-]{20,}"),  # Google OAuth access token
+    (r"\bkey-", r"[0-9a-f]{32}\b"),  # Mailgun private API key
+    (r"\bsntry[su]_", r"[A-Za-z0-9+/=_]{40,}"),  # Sentry org / user auth tokens
+    (r"\bdp\.(?:pt|st|sa|ct|scim|audit)\.", r"(?:[a-z0-9-]{1,40}\.)?[A-Za-z0-9]{40,}"),  # Doppler
+    (r"\bNR(?:AK|II|JS|AA|IQ)-", r"[A-Za-z0-9_-]{20,}"),  # New Relic keys
+    (r"\bfig[dou]_", r"[A-Za-z0-9_-]{30,}"),  # Figma tokens
+    (r"\bsbp_", r"[a-f0-9]{40}"),  # Supabase personal access token
+    (r"\bATATT3", r"[A-Za-z0-9_=-]{30,}"),  # Atlassian API token
+    (r"\bATBB", r"[A-Za-z0-9]{32}"),  # Bitbucket app password
+    (r"\bCFPAT-", r"[A-Za-z0-9_-]{40,}"),  # Contentful personal access token
+    (r"\bsq0(?:csp|atp)-", r"[A-Za-z0-9_-]{22,}"),  # Square
+    (r"\baccess_token\$production\$", r"[a-z0-9]{16}\$[a-f0-9]{32}"),  # Braintree
+    (r"\baio_", r"[A-Za-z0-9]{28}"),  # Adafruit IO key
+    (r"\bsq[upab]_", r"[a-f0-9]{40}"),  # SonarQube tokens
+    (r"\bbk(?:ua|ct)_", r"[a-f0-9]{40}"),  # Buildkite tokens
+    (r"\bCCI(?:PAT|PRJ)_", r"[A-Za-z0-9]{20,}_[a-f0-9]{40}"),  # CircleCI tokens
+    (r"\b\d{8,10}:AA", r"[A-Za-z0-9_-]{33}\b"),  # Telegram bot token
+    (r"\boy2", r"[a-z0-9]{43}\b"),  # NuGet API key
+    (r"\bsk\.eyJ", r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}"),  # Mapbox secret token
+    (r"\bsl\.", r"[A-Za-z0-9_-]{100,}"),  # Dropbox short-lived token
+    (r"\btfp_", r"[A-Za-z0-9_-]{40,}"),  # Typeform personal token
+    (r"\bgsk_", r"[A-Za-z0-9]{48,}"),  # Groq API key
+    (r"\br8_", r"[A-Za-z0-9]{37}\b"),  # Replicate API token
+    (r"\bxai-", r"[A-Za-z0-9]{70,}"),  # xAI API key
+    (r"\bnf[pcou]_", r"[A-Za-z0-9]{36}"),  # Netlify tokens
+    (
+        r"\btskey-(?:auth|client|api|scim|webhook)-",
+        r"[A-Za-z0-9]{8,}-[A-Za-z0-9]{16,}",
+    ),  # Tailscale
+    (r"webhook\.office\.com/webhookb2/", r"[A-Za-z0-9@/_-]{30,}"),  # Microsoft Teams webhook
+    (r"\bhv[sbr]\.", r"[A-Za-z0-9_-]{24,}"),  # HashiCorp Vault tokens
+    (r"\bhf_", r"[A-Za-z]{30,}\b"),  # Hugging Face user token
+    (r"\bapi_org_", r"[A-Za-z]{30,}\b"),  # Hugging Face org token
+    (r"\bsk_test_", r"[0-9A-Za-z]{20,}"),  # Stripe test key (still a key to an account)
+    (r"\bdo[opr]_v1_", r"[a-f0-9]{64}"),  # DigitalOcean tokens
+    (r"\bglsa_", r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),  # Grafana service account token
+    (r"\bglc_", r"[A-Za-z0-9+/]{32,}={0,2}"),  # Grafana Cloud token
+    (r"\bshp(?:at|ca|pa|ss)_", r"[a-fA-F0-9]{32}"),  # Shopify
+    (r"\bAGE-SECRET-KEY-1", r"[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),  # age
+    (r"\bHRKU-", r"[A-Za-z0-9_-]{40,}"),  # Heroku API key (2024 format)
+)
 
 # Each entry: (name, regex); _handler(name) says how its match is masked. Group names inside
 # a regex are prefixed with its name (RE2 needs them unique across the combined pattern).
@@ -193,11 +241,6 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         rf"(?P<kv_head>(?P<kv_name>[\w.-]*?(?i:{_NAME_WORDS})|[\w.-]*[\w][_.-](?i:pwd))"
         rf"[\"']?[ \t]*(?::=|=>|[:=])[ \t]*)(?P<kv_val>{_VALUE})",
     ),
-    # <password>value</password>, <apiKey>value</apiKey> (Maven settings, NuGet, SOAP).
-    (
-        "xml",
-        rf"(?P<xml_head><(?P<xml_name>[\w:.-]*?(?i:{_NAME_WORDS}))>)(?P<xml_val>[^<\r\n]+)",
-    ),
     # Signed URLs and query strings: ?sig=..., &X-Amz-Signature=..., &access_token=...
     (
         "query",
@@ -205,6 +248,16 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"|x-amz-security-token|x-goog-signature|x-goog-credential|access_token|refresh_token"
         r"|id_token|token|api_key|apikey|password|passwd|secret|client_secret)=)"
         r"(?P<query_val>[^&\s'\"#<>]+)",
+    ),
+)
+
+_MORE_PATTERNS: tuple[tuple[str, str], ...] = (
+    # More documented prefixes (see _VENDOR_TOKENS); the handler keeps the prefix.
+    ("vendor", "|".join(f"(?:{prefix}{body})" for prefix, body in _VENDOR_TOKENS)),
+    # <password>value</password>, <apiKey>value</apiKey> (Maven settings, NuGet, SOAP).
+    (
+        "xml",
+        rf"(?P<xml_head><(?P<xml_name>[\w:.-]*?(?i:{_NAME_WORDS}))>)(?P<xml_val>[^<\r\n]+)",
     ),
     # Cookie: a=b; c=d / Set-Cookie: session=... (the whole value: every cookie may be a session).
     (
@@ -228,6 +281,9 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
         r"(?P<userpw_val>[^\s'\"]+)",
     ),
 )
+"""Shapes of the second regex: a separate pass so that each regex keeps few groups (a match's
+cost grows with the groups of the regex, and a text full of PEM headers has many matches).
+None of these can start where a pattern of the first pass starts."""
 
 _PLACEHOLDER = (
     rb"|[*xX.#-]+"
@@ -291,9 +347,23 @@ _Handler = Callable[[_Groups, bytes], bytes]
 def _mask_value(head: bytes, value: bytes, whole: bytes) -> bytes:
     """``head`` + the value masked (its quotes kept), or ``whole`` unchanged for a placeholder."""
     left, inner, right = _unquote(value)
-    if _is_placeholder(inner):
+    if _is_placeholder(inner) or (not left and _code_regex().fullmatch(inner) is not None):
         return whole
     return head + left + _masked_value(inner) + right
+
+
+_CODE = (
+    rb"(?:null|nil|None|none|undefined|true|false|!?[01]|(?:this|self)\.[\w$.]+"
+    rb"|[A-Za-z_$][\w$]?|[A-Za-z_$][\w$.]*(?:\[[^\]]*\]|\([^)]*\))+)(?:[,;)}\]].*)?"
+)
+"""An unquoted value that is code, not a secret (minified JavaScript and test output quote
+code: ``this.token=null,this.x=...``, ``e.token=i}else``, ``token = ref1[j];``): a literal, a
+``this.`` chain, a one- or two-letter variable or a call or index, then punctuation."""
+
+
+@cache
+def _code_regex() -> Any:
+    return re2.compile(_CODE, _options())
 
 
 def _mask_assignment(groups: _Groups, whole: bytes) -> bytes:
@@ -306,6 +376,8 @@ def _mask_assignment(groups: _Groups, whole: bytes) -> bytes:
     if not is_secret_name(groups["kv_name"].decode("latin-1")):
         return whole
     head, value = groups["kv_head"], groups["kv_val"]
+    if value[:1] == b":":  # ``Forgot password::requesting``, a scope, not a value
+        return whole
     colon = head.rstrip(b" \t").endswith(b":")
     quoted = value[:1] in (b'"', b"'")
     if colon and not quoted and not _value_looks_secret(value.decode(_ENCODING, "replace")):
@@ -384,15 +456,35 @@ def _mask_url_password(groups: _Groups, whole: bytes) -> bytes:
     return groups["url_head"] + _MASK_B + b"@"
 
 
+_VENDOR_PREFIX = re2.compile(
+    "|".join(f"(?:{prefix})" for prefix, _ in _VENDOR_TOKENS).replace("\\b", "")
+)
+
+
+def _mask_vendor_token(groups: _Groups, whole: bytes) -> bytes:
+    """Keep the documented prefix (what leaked, to be rotated), mask the rest."""
+    prefix = _VENDOR_PREFIX.match(whole.decode("latin-1"))
+    kept = prefix.group().encode("latin-1") if prefix is not None else b""
+    if kept[:1].isdigit():  # a Telegram bot id: part of the token
+        kept = b""
+    return kept + _MASK_B
+
+
 _SPECIAL_HANDLERS: dict[str, _Handler] = {
+    "vendor": _mask_vendor_token,
     "jwt": lambda groups, whole: _MASK_B,
     "urlu": lambda groups, whole: groups["urlu_head"] + _MASK_B + b"@",
     "url": _mask_url_password,
     "kv": _mask_assignment,
     "xml": _mask_xml,
     "userpw": _mask_user_password,
+    "cookie": lambda groups, whole: (
+        _mask_value(groups["cookie_head"], groups["cookie_val"], whole)
+        if b"=" in groups["cookie_val"]
+        else whole
+    ),
 }
-_VALUE_PATTERNS = ("auth", "npmrc", "flag", "cs", "query", "cookie", "dashp")
+_VALUE_PATTERNS = ("auth", "npmrc", "flag", "cs", "query", "dashp")
 
 
 def _handler(name: str) -> _Handler:
@@ -412,18 +504,19 @@ one call per alternative tested, and the lookup dominates the cost of a match.""
 
 
 class _PatternPass:
-    """The combined regex of :data:`_PATTERNS` and, per alternative, its handler."""
+    """One combined regex of shapes (:data:`_PATTERNS` or :data:`_MORE_PATTERNS`) and, per
+    alternative, its handler."""
 
-    def __init__(self) -> None:
-        source = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS)
+    def __init__(self, patterns: tuple[tuple[str, str], ...]) -> None:
+        source = "|".join(f"(?P<{name}>{pattern})" for name, pattern in patterns)
         self.regex: Any = re2.compile(source.encode(), _options())
         self.index: dict[str, int] = {
             (name.decode() if isinstance(name, bytes) else name): index
             for name, index in self.regex.groupindex.items()
         }
-        names = [name for name, _ in _PATTERNS]
+        names = [name for name, _ in patterns]
         names.sort(key=lambda name: _CHECK_ORDER.index(name) if name in _CHECK_ORDER else 99)
-        self.pem_index = self.index["pk"]
+        self.pem_index = self.index.get("pk", -1)
         self.alternatives = [(self.index[name], _handler(name)) for name in names if name != "pk"]
 
     def apply(self, data: bytes) -> bytes:
@@ -439,7 +532,7 @@ class _PatternPass:
             start, end = match.span()
             whole = data[start:end]
             replacement = whole
-            if match.start(self.pem_index) != -1:
+            if self.pem_index != -1 and match.start(self.pem_index) != -1:
                 replacement, end = _private_key(data, start, end)
                 whole = data[start:end]
             else:
@@ -457,10 +550,22 @@ class _PatternPass:
         return b"".join(pieces)
 
 
+class _ShapePasses:
+    """The two shape regexes, applied one after the other."""
+
+    def __init__(self) -> None:
+        self.passes = (_PatternPass(_PATTERNS), _PatternPass(_MORE_PATTERNS))
+
+    def apply(self, data: bytes) -> bytes:
+        for shape_pass in self.passes:
+            data = shape_pass.apply(data)
+        return data
+
+
 @cache
-def _pattern_pass() -> _PatternPass:
+def _pattern_pass() -> _ShapePasses:
     """Compiled on first use: importing this module must not cost a regex compilation."""
-    return _PatternPass()
+    return _ShapePasses()
 
 
 # --------------------------------------------------------------------------------------------
@@ -891,6 +996,9 @@ _NON_SECRET_LAST_WORDS = frozenset(
 ``ACTIONS_ID_TOKEN_REQUEST_URL`` (a URL), ``SSH_AUTH_SOCK``, ``TOKEN_FILE``,
 ``CI_REGISTRY_USER``. ``WEBHOOK`` overrides: ``SLACK_WEBHOOK_URL`` is the secret itself."""
 
+_PUBLIC_WORDS = frozenset({"PUBLIC", "PUBLISHABLE", "PUB"})
+"""Public halves are not secrets: .NET's ``PublicKeyToken=...``, Stripe's publishable key."""
+
 _CAMEL = re2.compile(r"([a-z0-9])([A-Z])")
 
 
@@ -916,7 +1024,7 @@ def is_secret_name(name: str) -> bool:
         return False
     if any(word.startswith("WEBHOOK") for word in words):
         return True
-    if words[-1] in _NON_SECRET_LAST_WORDS:
+    if words[-1] in _NON_SECRET_LAST_WORDS or not _PUBLIC_WORDS.isdisjoint(words):
         return False
     return any(
         _secret_word(word, words[index - 1] if index else None) for index, word in enumerate(words)

@@ -7,6 +7,7 @@ an exit code in :mod:`pipeline_guard.cli.error_handler` (2 for usage and configu
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from pipeline_guard import __version__
 from pipeline_guard.cli.error_handler import run_guarded
 from pipeline_guard.cli.render import FORMATS
 from pipeline_guard.errors import UsageError
+from pipeline_guard.redact import Redactor
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,6 +36,12 @@ def _parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="diagnose CI log files")
     analyze.add_argument("files", nargs="*", metavar="FILE", help="log files, or - for stdin")
     analyze.add_argument("--format", choices=FORMATS, default="text")
+    analyze.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help="show secrets in the output (local debugging only; redacted by default)",
+    )
     _add_rules_option(analyze)
     _add_model_option(analyze)
 
@@ -150,6 +158,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             bundled=args.bundled,
             model_path=args.model,
             use_model=args.use_model,
+            redactor=Redactor.from_env(os.environ) if args.redact else None,
         )
     if args.command == "run":
         from pipeline_guard.cli.commands import run

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from pipeline_guard.errors import InputError
+from pipeline_guard.redact import mask_shapes
 
 BLOCK_SIZE = 8 * 1024 * 1024
 """Bytes read at a time; a chunk holds whole lines, so it may be a little larger or smaller."""
@@ -233,11 +234,30 @@ def clean_line(raw: bytes, number: int, step: str | None = None) -> CleanLine:
 
 
 def decoded_line(text: bytes, number: int, step: str | None) -> CleanLine:
-    """A cleaned line decoded (invalid UTF-8 replaced) and cut to a readable length."""
+    """A cleaned line decoded (invalid UTF-8 replaced) and cut to a readable length.
+
+    A long line is redacted *before* it is cut (:func:`~pipeline_guard.redact.mask_shapes`):
+    a token cut in two is no longer recognisable by its shape, and its first half would reach
+    the comment. The cut itself drops a word it would split (see :func:`cut_text`), which
+    also covers the secrets only the run's redactor knows (values from the environment)."""
     shown = text.decode("utf-8", "replace")
     if len(shown) > MAX_TEXT_CHARS:
-        shown = shown[:MAX_TEXT_CHARS] + "…"
+        shown = cut_text(mask_shapes(shown), MAX_TEXT_CHARS)
     return CleanLine(number, shown, step)
+
+
+_PARTIAL_WORD = re.compile(r"[^\s\"'`,;:=&?<>()\[\]{}|]+\Z")
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters (plus ``…``), without keeping the start
+    of a word the cut falls into: half a token is still a secret's half."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    if not text[limit].isspace():
+        head = _PARTIAL_WORD.sub("", head)
+    return head + "…"
 
 
 def _last_overwrite(text: bytes) -> bytes:

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from pipeline_guard import __version__
 from pipeline_guard.context import RunContext
 from pipeline_guard.forges.base import COMMENT_MARKER
 from pipeline_guard.guard.act import Outcome
 from pipeline_guard.guard.policy import JobPlan, Plan
-from pipeline_guard.markdown import evidence_block
+from pipeline_guard.markdown import escape_inline, evidence_block
 from pipeline_guard.redact import Redactor
 
 COMMENT_LIMIT = 65_536
 SAFE_LIMIT = COMMENT_LIMIT - 1_536  # room for the header, footer and multi-byte surprises
 MAX_LINE = 300
+_Model = TypeVar("_Model", bound=BaseModel)
 
 _DID = {
     "retry": "re-ran the failed jobs",
@@ -44,6 +47,7 @@ def comment_markdown(
 ) -> str:
     """The PR/MR comment: hidden marker, a table of jobs, a section per job, what was done.
     Without ``marker``, the same report for the job summary and the job log."""
+    plan, outcome = redacted(plan, redactor), redacted(outcome, redactor)
     while True:
         sections = [_job_section(job, evidence) for job in plan.jobs]
         text = _assemble(context, plan, outcome, sections, marker)
@@ -56,6 +60,12 @@ def comment_markdown(
         note = f"\n_{len(sections) - kept} more job(s) left out: the comment size limit._\n"
         text = _assemble(context, plan, outcome, [*sections[:kept], note], marker)
     return redactor.redact(text)[:SAFE_LIMIT]  # redact first: a cut could split a secret
+
+
+def redacted(model: _Model, redactor: Redactor) -> _Model:
+    """A copy of ``model`` with every text in it redacted, *before* anything is cut to length
+    (a cut can split a secret in two and leave its first half unrecognisable)."""
+    return type(model).model_validate(redactor.redact_values(model.model_dump(mode="json")))
 
 
 def _assemble(
@@ -71,7 +81,7 @@ def _assemble(
         head = f"{COMMENT_MARKER}\n{head}"
     table = ["| Job | Cause | Category | Action |", "|---|---|---|---|"]
     table += [
-        f"| {_cell(job.job.name)} | {_cell(job.diagnosis.title)} | `{job.diagnosis.category}` "
+        f"| {_name(job.job.name)} | {_name(job.diagnosis.title)} | `{job.diagnosis.category}` "
         f"({job.diagnosis.confidence:.2f}) | {_DID[job.action]} |"
         for job in plan.jobs
     ]
@@ -86,7 +96,7 @@ def _job_section(job: JobPlan, evidence: int) -> str:
     step_name = diagnosis.step or job.job.step
     step = f", step `{_inline(step_name)}`" if step_name else ""
     lines = [
-        f"#### {_inline(job.job.name)}: {_inline(diagnosis.title)}{link}",
+        f"#### {_name(job.job.name)}: {_name(diagnosis.title)}{link}",
         f"`{diagnosis.category}`{step}. {diagnosis.explain}",
     ]
     shown = diagnosis.evidence[:evidence]
@@ -189,12 +199,13 @@ def json_report(context: RunContext, plan: Plan, outcome: Outcome, redactor: Red
         "fixes": [fix.model_dump(mode="json") for fix in outcome.fixes],
         "errors": list(outcome.errors),
     }
-    return redactor.redact(json.dumps(document, indent=2))
+    return json.dumps(redactor.redact_values(document), indent=2)
 
 
 def _inline(text: str) -> str:
     return text.replace("`", "'").replace("\n", " ")[:MAX_LINE]
 
 
-def _cell(text: str) -> str:
-    return _inline(text).replace("|", "\\|")
+def _name(text: str) -> str:
+    """A name in a heading or table cell: a fork controls job and step names."""
+    return escape_inline(_inline(text))
