@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - one secret format per line reads better than wrapped literals
 """Secret formats for the security tests, written by hand from the vendors' documented token
 formats (prefix, length, alphabet), not generated from the rule set redact.py adopts, so the
 tests check gitleaks' rules and our own patterns against the real world rather than against
