@@ -1,7 +1,10 @@
 """Stream a (possibly huge) log from a URL to disk, with retries, within the deadline.
 
 Used for GitHub's log blob URLs: they are pre-signed, so the request carries no token, and
-the body goes to disk in chunks so a 1 GB log never sits in memory.
+the body goes to disk in chunks so a 1 GB log never sits in memory. The deadline is checked as
+the bytes arrive (a blob trickling a byte every few seconds never hits a read timeout), every
+timeout and every wait is capped by what is left of it, and the caller wraps the whole download
+in :meth:`~pipeline_guard.forges.resilience.Deadline.run`.
 """
 
 from __future__ import annotations
@@ -27,7 +30,12 @@ def stream_to_file(
         wait = _try_once(url, dest, deadline, headers or {}, attempt)
         if wait is None:
             return
-        time.sleep(min(wait, deadline.remaining))
+        if not deadline.allows_wait(wait):
+            raise ForgeError(
+                f"the job log download from {_host(url)} asked to wait {wait:.0f} s, more than "
+                f"the {deadline.remaining:.0f} s left of the forge API time budget"
+            )
+        time.sleep(wait)
     raise ForgeError(f"could not download the job log from {_host(url)} after {ATTEMPTS} tries")
 
 
@@ -48,6 +56,7 @@ def _try_once(
             with dest.open("wb") as handle:
                 for chunk in response.iter_bytes(CHUNK):
                     handle.write(chunk)
+                    deadline.check(f"downloading a job log from {_host(url)} (still arriving)")
     except httpx.TransportError:
         return backoff(attempt)
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -180,19 +181,12 @@ class GitHubForge:
     """The guard's verbs on GitHub's REST API."""
 
     def __init__(self, context: RunContext, deadline: Deadline | None = None) -> None:
-        from github import Auth, Github, GithubRetry  # noqa: PLC0415 - heavy, only when needed
+        from github import Auth, Github  # noqa: PLC0415 - heavy, only when needed
 
         assert context.token is not None
         self.context = context
         self.deadline = deadline or Deadline()
-        retry = GithubRetry(
-            total=3,
-            backoff_factor=0.5,
-            status_forcelist=[429, 500, 502, 503, 504],
-            max_rate_limit_wait=self.deadline.cap(60.0),
-            secondary_rate_wait=5,
-            raise_on_status=False,  # after the last retry, GitHub's answer itself is the error
-        )
+        retry = _deadline_retry(self.deadline)
         self._token = context.token.get_secret_value()
         self.github = Github(
             base_url=context.api_url,
@@ -262,7 +256,10 @@ class GitHubForge:
         blob_url = self._call("read job logs", location)
         if blob_url is None:
             return None
-        stream_to_file(blob_url, dest, self.deadline)
+        self.deadline.run(
+            f"download the log of `{job.name}`",
+            lambda: stream_to_file(blob_url, dest, self.deadline),
+        )
         return dest
 
     def find_change_request(self) -> int | None:
@@ -412,9 +409,13 @@ class GitHubForge:
         from github import GithubException, RateLimitExceededExceedsMaxWait  # noqa: PLC0415
         from requests import RequestException  # noqa: PLC0415
 
-        self.deadline.check(f"before it could {what}")
         try:
-            return action()
+            return self.deadline.run(what, action)
+        except _WaitTooLong as exc:
+            raise ForgeError(
+                f"GitHub asked to wait {exc.seconds:.0f} s before it could {what}, more than the "
+                f"{self.deadline.remaining:.0f} s left of the forge API time budget"
+            ) from None
         except RateLimitExceededExceedsMaxWait as exc:
             raise ForgeError(
                 f"GitHub API rate limit reached; could not {what} before the deadline "
@@ -427,6 +428,44 @@ class GitHubForge:
                 f"could not reach the GitHub API at {self.context.api_url} to {what}: "
                 f"{type(exc).__name__}"
             ) from None
+
+
+class _WaitTooLong(Exception):
+    """GitHub asked for a wait (``Retry-After``, a rate-limit reset) the budget cannot afford."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds:.0f} s")
+        self.seconds = seconds
+
+
+def _deadline_retry(deadline: Deadline) -> Any:
+    """PyGithub's retry (urllib3's ``Retry``, inside every request) with every sleep bounded by
+    the deadline: a ``Retry-After: 3600`` or a backoff longer than what is left of the budget
+    ends the call at once (:class:`_WaitTooLong`) instead of sleeping through the run."""
+    from github import GithubRetry  # noqa: PLC0415 - heavy, only when needed
+
+    class DeadlineRetry(GithubRetry):  # type: ignore[misc]
+        def sleep(self, response: Any = None) -> None:
+            """urllib3's sleep between tries (``Retry-After``, else the backoff, which
+            GithubRetry sets to a rate limit's reset time), refused beyond the deadline."""
+            wait = None
+            if self.respect_retry_after_header and response is not None:
+                wait = self.get_retry_after(response)
+            if not wait:
+                wait = self.get_backoff_time()
+            if wait > 0:
+                if not deadline.allows_wait(wait):
+                    raise _WaitTooLong(wait)
+                time.sleep(wait)
+
+    return DeadlineRetry(
+        total=3,
+        backoff_factor=0.5,
+        status_forcelist=[429, 500, 502, 503, 504],
+        max_rate_limit_wait=deadline.cap(60.0),
+        secondary_rate_wait=5,
+        raise_on_status=False,  # after the last retry, GitHub's answer itself is the error
+    )
 
 
 def _next_link(link: str | None) -> str | None:

@@ -173,8 +173,13 @@ class GitLabForge:
         def save() -> Path | None:
             try:
                 with dest.open("wb") as handle:
+
+                    def write(chunk: bytes) -> None:
+                        handle.write(chunk)
+                        self.deadline.check(f"reading the trace of `{job.name}` (still arriving)")
+
                     self.project.jobs.get(job.id, lazy=True).trace(
-                        streamed=True, action=handle.write, chunk_size=1 << 20
+                        streamed=True, action=write, chunk_size=1 << 20
                     )
             except GitlabGetError as exc:
                 if exc.response_code == 404:
@@ -182,7 +187,7 @@ class GitLabForge:
                 raise
             return dest
 
-        return self._call("read job traces", save)
+        return self._call(f"read the trace of `{job.name}`", save)
 
     def find_change_request(self) -> int | None:
         """The MR of this pipeline: named by the MR pipeline, else the open MR whose source is
@@ -284,9 +289,8 @@ class GitLabForge:
         from requests import RequestException  # noqa: PLC0415
 
         for attempt in range(ATTEMPTS):
-            self.deadline.check(f"before it could {what}")
             try:
-                return action()
+                return self.deadline.run(what, action)
             except GitlabError as exc:
                 status = exc.response_code or 0
                 if status < 500 or attempt == ATTEMPTS - 1:
