@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pipeline_guard.errors import InputError
 from pipeline_guard.redact import mask_shapes
@@ -124,8 +124,58 @@ def open_log(source: str) -> BinaryIO:
     return stream
 
 
+MAX_GZIP_RATIO = 200
+"""A gzip log may decode to at most this many times the compressed bytes read so far (once it
+has decoded :data:`GZIP_RATIO_FLOOR`): CI logs compress 5-50 times; a gzip bomb (10 MB that
+decode to 10 GB) compresses a thousand times, and is refused after a fraction of a second
+instead of being read for minutes."""
+
+GZIP_RATIO_FLOOR = 64 << 20
+"""Decoded bytes below which the ratio is not checked (a small, very repetitive log is fine)."""
+
+
+class _CountingReader(io.RawIOBase):
+    """The compressed stream, counting the bytes gzip takes from it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+class _BoundedGzip(io.RawIOBase):
+    """Decoded gzip bytes, refused (:class:`InputError`) beyond :data:`MAX_GZIP_RATIO`."""
+
+    def __init__(self, compressed: BinaryIO, source: str) -> None:
+        self.counter = _CountingReader(compressed)
+        self.gzip = gzip.GzipFile(fileobj=self.counter)
+        self.decoded = 0
+        self.source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.gzip.readinto(buffer)
+        self.decoded += count
+        if self.decoded > GZIP_RATIO_FLOOR and self.decoded > MAX_GZIP_RATIO * self.counter.count:
+            raise InputError(
+                f"{self.source}: refused: the gzip file decodes to more than {MAX_GZIP_RATIO} "
+                "times its size (a decompression bomb, not a log)"
+            )
+        return count
+
+
 def _open_gzip(compressed: io.BufferedReader, source: str) -> BinaryIO:
-    unzipped = io.BufferedReader(gzip.GzipFile(fileobj=compressed))
+    unzipped = io.BufferedReader(_BoundedGzip(compressed, source))
     try:
         head = unzipped.peek(8192)[:8192]
     except (OSError, EOFError) as exc:

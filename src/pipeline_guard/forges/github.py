@@ -444,7 +444,7 @@ def _deadline_retry(deadline: Deadline) -> Any:
     ends the call at once (:class:`_WaitTooLong`) instead of sleeping through the run."""
     from github import GithubRetry  # noqa: PLC0415 - heavy, only when needed
 
-    class DeadlineRetry(GithubRetry):  # type: ignore[misc]
+    class DeadlineRetry(GithubRetry):
         def sleep(self, response: Any = None) -> None:
             """urllib3's sleep between tries (``Retry-After``, else the backoff, which
             GithubRetry sets to a rate limit's reset time), refused beyond the deadline."""
