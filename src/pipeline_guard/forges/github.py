@@ -107,7 +107,7 @@ def _workflow_run_fields(event: Mapping[str, Any], repository: str) -> dict[str,
         "head_sha": run.get("head_sha"),
         "head_branch": run.get("head_branch"),
         "pr_number": pulls[0].get("number") if pulls else None,
-        "from_fork": bool(head_repo and head_repo != repository),
+        "from_fork": head_repo != repository,  # unknown head repository: a fork (fail closed)
     }
 
 
@@ -125,7 +125,7 @@ def _current_run_fields(
         "head_sha": _dig(pull, "head", "sha") if pull else env.get("GITHUB_SHA"),
         "head_branch": _dig(pull, "head", "ref") if pull else env.get("GITHUB_REF_NAME"),
         "pr_number": pull.get("number") if pull else None,
-        "from_fork": bool(head_repo and head_repo != repository),
+        "from_fork": pull is not None and head_repo != repository,  # unknown: a fork
     }
 
 
@@ -296,8 +296,9 @@ class GitHubForge:
         requester = self.github.requester
 
         def upsert() -> str:
+            ours = self._comment_author()
             for comment in self._paginated_raw(comments_url, None):
-                if COMMENT_MARKER in (comment.get("body") or ""):
+                if COMMENT_MARKER in (comment.get("body") or "") and ours(comment.get("user")):
                     _, data = requester.requestJsonAndCheck(
                         "PATCH", str(comment["url"]), input={"body": body}
                     )
@@ -306,6 +307,20 @@ class GitHubForge:
             return str(data.get("html_url"))
 
         return self._call("comment on the pull request", upsert)
+
+    def _comment_author(self) -> Callable[[Any], bool]:
+        """Whether a comment's ``user`` is the identity this token posts as: only our own
+        comment is edited, never one that merely quotes the marker (anyone can write it).
+
+        An installation token (``ghs_``: ``GITHUB_TOKEN`` or a GitHub App's) posts as a bot,
+        ``github-actions[bot]`` or ``<app>[bot]``, and cannot ask ``GET /user`` who it is, so
+        a comment counts as ours when a bot wrote it (a person cannot post as one). Any other
+        token (a PAT) is a user: ``GET /user`` names it, and only that login counts."""
+        if self._token.startswith("ghs_"):
+            return lambda user: isinstance(user, dict) and user.get("type") == "Bot"
+        _, me = self.github.requester.requestJsonAndCheck("GET", f"{self.context.api_url}/user")
+        login = me.get("login")
+        return lambda user: isinstance(user, dict) and bool(login) and user.get("login") == login
 
     def open_fix(self, fix: FixRequest) -> str:
         """Push one commit to ``fix.branch`` through the git database API, then open or find

@@ -103,10 +103,13 @@ def _merge_request_iid(env: Mapping[str, str]) -> int | None:
 
 
 def _from_fork(env: Mapping[str, str]) -> bool:
-    """Whether the MR comes from another project than the one it targets."""
+    """Whether the MR comes from another project than the one it targets. An MR pipeline that
+    does not say where its source is counts as a fork (fail closed: no fix MR from it)."""
+    if not env.get("CI_MERGE_REQUEST_IID"):
+        return False  # a branch pipeline: no merge request, no fork
     source = env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
     target = env.get("CI_MERGE_REQUEST_PROJECT_ID") or env.get("CI_PROJECT_ID")
-    return bool(source and target and source != target)
+    return not (source and target and source == target)
 
 
 def publish(env: Mapping[str, str], summary: str, outputs: Mapping[str, str]) -> None:
@@ -187,7 +190,7 @@ class GitLabForge:
                 raise
             return dest
 
-        return self._call(f"read the trace of `{job.name}`", save)
+        return self._call("read job traces", save)
 
     def find_change_request(self) -> int | None:
         """The MR of this pipeline: named by the MR pipeline, else the open MR whose source is
