@@ -626,6 +626,18 @@ _KEYWORD_HITS_PER_LINE = 32
 """Keyword hits looked at one by one on a line; beyond, every keyword is tested on the line."""
 
 
+_KEYWORD_LINES = 1024
+"""Lines with keywords looked at one by one (at least; see :data:`_BYTES_PER_KEYWORD_LINE`);
+beyond (a text dense with ``key``, ``token``, ``api``), the formats whose keyword occurs
+anywhere run once over the whole text: the Python work per keyword hit would dominate."""
+
+_BYTES_PER_KEYWORD_LINE = 200
+"""Real logs have about one keyword line per 500 bytes; one per 200 is a text made of them."""
+
+_LINES_PER_FORMAT = 32
+"""A format triggered on more lines than this runs once over the whole text instead."""
+
+
 class _FormatsPass:
     """gitleaks' formats with its keyword prefilter: a rule runs only on text that contains
     one of its keywords (most texts contain none), as gitleaks does."""
@@ -654,18 +666,25 @@ class _FormatsPass:
         keyword share a line; multi-line private keys are the shape pass's job), so a long
         text with a common keyword (``key``, ``api``) costs a few lines per format, not the
         whole text per format."""
+        whole = {(0, len(data))}
         lines: dict[int, set[tuple[int, int]]] = {}
-        for line, keywords in self._keyword_lines(data):
+        dense = max(_KEYWORD_LINES, len(data) // _BYTES_PER_KEYWORD_LINE)
+        for count, (line, keywords) in enumerate(self._keyword_lines(data)):
+            if count >= dense:  # keywords everywhere: each format once, on the whole text
+                lower = data.lower()
+                present = [keyword for keyword in self.by_keyword if keyword in lower]
+                lines = {index: whole for keyword in present for index in self.by_keyword[keyword]}
+                break
             for keyword in keywords:
                 for index in self.by_keyword[keyword]:
                     lines.setdefault(index, set()).add(line)
-        whole = {(0, len(data))}
         for index in self.always:
             lines[index] = whole
         found: list[tuple[int, int]] = []
         for index, spans in lines.items():
             fmt = self.formats[index]
-            for start, end in spans:
+            # Many lines: one scan of the text is cheaper than one call per line.
+            for start, end in whole if len(spans) > _LINES_PER_FORMAT else spans:
                 found += self._secrets(fmt, data, start, end)
         return _replace_spans(data, found)
 
