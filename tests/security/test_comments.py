@@ -12,7 +12,10 @@ import json
 from pathlib import Path
 
 from fakes.github_api import FakeGitHub
+from fakes.gitlab_api import FakeGitLab
 from github_env import HEAD_SHA, REPO_NAME, github_env, run_guard, workflow_run_event
+from gitlab_env import PIPELINE_ID, PROJECT_ID, gitlab_env
+from gitlab_env import run_guard as run_gitlab_guard
 from pipeline_guard.context import Mode
 from pipeline_guard.forges import github, gitlab
 from pipeline_guard.forges.base import COMMENT_MARKER, RunOptions
@@ -119,3 +122,34 @@ def test_a_gitlab_merge_request_without_its_source_project_is_a_fork() -> None:
     assert not gitlab.read_context(same, RunOptions()).from_fork
     branch = {"CI_PROJECT_ID": "7"}
     assert not gitlab.read_context(branch, RunOptions()).from_fork
+
+
+GITLAB_LOG = """\
+section_start:1767603600:step_script\r\x1b[0K
+FAILED tests/test_billing.py::test_invoice_totals - AssertionError: assert 10 == 12
+section_end:1767603604:step_script\r\x1b[0K
+ERROR: Job failed: exit code 1
+"""
+
+
+def test_a_gitlab_note_by_someone_else_with_the_marker_is_not_edited(
+    fake_gitlab: FakeGitLab, tmp_path: Path
+) -> None:
+    fake_gitlab.add_project(PROJECT_ID, "acme/shop", files={"README.md": "# shop\n"})
+    fake_gitlab.add_branch(PROJECT_ID, "feature")
+    fake_gitlab.add_merge_request(PROJECT_ID, 3, source_branch="feature", sha=HEAD_SHA)
+    fake_gitlab.add_pipeline(PROJECT_ID, PIPELINE_ID, ref="feature", sha=HEAD_SHA)
+    fake_gitlab.add_job(PROJECT_ID, PIPELINE_ID, job_id=200, name="test", trace=GITLAB_LOG)
+    planted = fake_gitlab.add_note(PROJECT_ID, 3, f"{COMMENT_MARKER}\nmine", author="mallory")
+    env = gitlab_env(fake_gitlab, tmp_path, mr_iid=3)
+
+    first = run_gitlab_guard(env, tmp_path)
+    second = run_gitlab_guard(env, tmp_path)
+
+    assert first.returncode == second.returncode == 0, second.log
+    notes = fake_gitlab.notes(PROJECT_ID, 3)
+    assert planted.body == f"{COMMENT_MARKER}\nmine"
+    assert fake_gitlab.find("PUT", rf".*/notes/{planted.id}") == []  # not even attempted
+    ours = [note for note in notes if note.id != planted.id]
+    assert len(ours) == 1  # created once, edited the second time
+    assert "test-failure" in ours[0].body

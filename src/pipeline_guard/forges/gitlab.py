@@ -224,15 +224,20 @@ class GitLabForge:
         return lambda: self.project.jobs.get(job_id, lazy=True).retry()
 
     def upsert_comment(self, number: int, body: str) -> str:
-        """Edit our note (the newest that carries the marker and that we may edit), else create
-        one. Only a note's author may edit it: a note with the marker written by someone else
-        (a quote, or a note left by an earlier token's user) answers 403 and is passed over."""
+        """Edit our note (one that carries the marker and that the token's user wrote), else
+        create one. Anyone can write the marker: a note by another author is never edited
+        (``GET /user`` names the token's user; a project access token's is its bot user). A
+        403 on the edit is still passed over (the author check cannot see every case)."""
         from gitlab.exceptions import GitlabUpdateError  # noqa: PLC0415
 
         def upsert() -> str:
+            self.gitlab.auth()
+            me = getattr(self.gitlab.user, "id", None)
             mr = self.project.mergerequests.get(number, lazy=True)
             for note in mr.notes.list(iterator=True):
                 if getattr(note, "system", False) or COMMENT_MARKER not in (note.body or ""):
+                    continue
+                if me is None or (getattr(note, "author", None) or {}).get("id") != me:
                     continue
                 note.body = body
                 try:
