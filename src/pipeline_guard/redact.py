@@ -890,6 +890,28 @@ def _replace_spans(data: bytes, spans: list[tuple[int, int]]) -> bytes:
     return b"".join(pieces)
 
 
+_PEM_HEADER = re2.compile(r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY_LINE = re2.compile(
+    r"\s*(?:[A-Za-z0-9+/=]{2,}|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset):.*)\s*"
+)
+
+
+def _pem_body_items(texts: list[str | None]) -> set[int]:
+    """Indexes of the items that continue a private key opened by an earlier item (and not
+    closed on it): base64 and PEM header lines, up to the footer or the first other line."""
+    inside: set[int] = set()
+    open_key = False
+    for index, text in enumerate(texts):
+        if text is None:
+            open_key = False
+            continue
+        if open_key and "-----END" not in text and _PEM_BODY_LINE.fullmatch(text):
+            inside.add(index)
+            continue
+        open_key = _PEM_HEADER.search(text) is not None and "-----END" not in text
+    return inside
+
+
 class Redactor:
     """Masks known secret values and well-known secret shapes in text.
 
@@ -952,8 +974,29 @@ class Redactor:
         if isinstance(document, Mapping):
             return {key: self.redact_values(value) for key, value in document.items()}
         if isinstance(document, list | tuple):
-            return [self.redact_values(value) for value in document]
+            return self._redact_items(list(document))
         return document
+
+    def _redact_items(self, items: list[Any]) -> list[Any]:
+        """A list's items redacted; when they are lines (strings, or ``{"text": ...}`` as
+        evidence is), a private key whose body spans several items is masked too: each item
+        alone is only base64, recognisable by what the item before it said."""
+        texts = [
+            item
+            if isinstance(item, str)
+            else item.get("text")
+            if isinstance(item, Mapping)
+            else None
+            for item in items
+        ]
+        inside = _pem_body_items(texts)
+        redacted = [self.redact_values(item) for item in items]
+        for index in inside:
+            if isinstance(redacted[index], str):
+                redacted[index] = MASK
+            else:
+                redacted[index] = {**redacted[index], "text": MASK}
+        return redacted
 
 
 # --------------------------------------------------------------------------------------------

@@ -179,3 +179,20 @@ def test_analyze_no_redact_shows_the_line_as_it_is(tmp_path: Path) -> None:
     )
     assert shown.returncode == 0, shown.stderr
     assert case.secret in shown.stdout
+
+
+def test_a_private_key_across_evidence_lines_is_masked() -> None:
+    """Each body line alone is bare base64; the header on the item before gives it away."""
+    body = ["MIIEowIBAAKCAQEAx" + "Q" * 47, "k" * 64, "Proc-Type: 4,ENCRYPTED", "Zz9" * 10]
+    evidence = [{"line": 10, "text": "Error: -----BEGIN RSA PRIVATE KEY-----"}]
+    evidence += [{"line": 11 + i, "text": text} for i, text in enumerate(body)]
+    evidence += [
+        {"line": 15, "text": "-----END RSA PRIVATE KEY-----"},
+        {"line": 16, "text": "FAILED tests/test_a.py::test_b"},
+    ]
+    out = Redactor().redact_values({"evidence": evidence})["evidence"]
+    assert [item["text"] for item in out[1:5]] == ["***"] * 4
+    assert out[0]["text"] == evidence[0]["text"]
+    assert out[5:] == evidence[5:]
+    as_lines = Redactor().redact_values([item["text"] for item in evidence])
+    assert not any(line in as_lines for line in body)
