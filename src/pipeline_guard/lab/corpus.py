@@ -1,4 +1,4 @@
-"""Read a labelled corpus: ``labels.jsonl`` plus ``cases/<id>.log`` (see shared/corpus/README.md).
+"""Read a labelled corpus: ``labels.jsonl`` plus ``cases/<id>.log`` (README, "Scoring on a corpus").
 
 Used by ``eval`` and ``train``. Each label line is ``{"id", "category", "platform", "source",
 "evidence"}``; ``source`` is ``owner/repo:path@commit`` and :attr:`Case.group` is the project
