@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import binascii
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
@@ -456,14 +457,16 @@ def _mask_url_password(groups: _Groups, whole: bytes) -> bytes:
     return groups["url_head"] + _MASK_B + b"@"
 
 
-_VENDOR_PREFIX = re2.compile(
-    "|".join(f"(?:{prefix})" for prefix, _ in _VENDOR_TOKENS).replace("\\b", "")
-)
+@cache
+def _vendor_prefix() -> Any:
+    """The documented prefixes alone, to find which one a vendor token starts with."""
+    source = "|".join(f"(?:{prefix})" for prefix, _ in _VENDOR_TOKENS).replace("\\b", "")
+    return re2.compile(source)
 
 
 def _mask_vendor_token(groups: _Groups, whole: bytes) -> bytes:
     """Keep the documented prefix (what leaked, to be rotated), mask the rest."""
-    prefix = _VENDOR_PREFIX.match(whole.decode("latin-1"))
+    prefix = _vendor_prefix().match(whole.decode("latin-1"))
     kept = prefix.group().encode("latin-1") if prefix is not None else b""
     if kept[:1].isdigit():  # a Telegram bot id: part of the token
         kept = b""
@@ -890,8 +893,8 @@ def _replace_spans(data: bytes, spans: list[tuple[int, int]]) -> bytes:
     return b"".join(pieces)
 
 
-_PEM_HEADER = re2.compile(r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
-_PEM_BODY_LINE = re2.compile(
+_PEM_HEADER = re.compile(r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY_LINE = re.compile(
     r"\s*(?:[A-Za-z0-9+/=]{2,}|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset):.*)\s*"
 )
 
@@ -1061,13 +1064,13 @@ _NON_SECRET_LAST_WORDS = frozenset(
 _PUBLIC_WORDS = frozenset({"PUBLIC", "PUBLISHABLE", "PUB"})
 """Public halves are not secrets: .NET's ``PublicKeyToken=...``, Stripe's publishable key."""
 
-_CAMEL = re2.compile(r"([a-z0-9])([A-Z])")
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
 
 
 def _name_words(name: str) -> list[str]:
     """``authToken``, ``AUTH_TOKEN``, ``auth-token`` and ``auth.token`` all give AUTH, TOKEN."""
     split = _CAMEL.sub(r"\1_\2", name)
-    return [w for w in re2.split(r"[^A-Za-z0-9]+", split.upper()) if w]
+    return [w for w in re.split(r"[^A-Za-z0-9]+", split.upper()) if w]
 
 
 def is_secret_name(name: str) -> bool:
