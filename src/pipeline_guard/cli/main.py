@@ -11,11 +11,12 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pipeline_guard import __version__
 from pipeline_guard.cli.error_handler import run_guarded
 from pipeline_guard.cli.render import FORMATS
+from pipeline_guard.engine.prefilter import engine_name
 from pipeline_guard.errors import UsageError
 from pipeline_guard.redact import Redactor
 
@@ -27,9 +28,28 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
+class _Version(argparse.Action):
+    """``--version``: the version alone on the first line (the release workflow checks that
+    line), then which prefilter engine scans logs (see ``engine/prefilter.py``)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {__version__}\nprefilter engine: {engine_name()}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="pipeline-guard", description="Diagnose failed CI jobs from their logs.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action=_Version, help="show the version and the engine")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     commands.required = True
 
@@ -41,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         dest="redact",
         action="store_false",
         help="show secrets in the output (local debugging only; redacted by default)",
+    )
+    analyze.add_argument(
+        "--baseline",
+        metavar="GOOD.log",
+        help="log of a green run of the same job: lines also found there are not the cause",
     )
     _add_rules_option(analyze)
     _add_model_option(analyze)
@@ -71,6 +96,18 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         metavar="K",
         help="grouped K-fold cross-validation: train a model per fold (needs scikit-learn)",
+    )
+    evaluate.add_argument(
+        "--no-baseline",
+        dest="use_baseline",
+        action="store_false",
+        help="score the failed logs alone, without the green logs a corpus may pair them with",
+    )
+    evaluate.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also score each whole-log step alone (rules alone, + failing step, + terminal, "
+        "+ baseline)",
     )
     _add_rules_option(evaluate)
     _add_model_option(evaluate)
@@ -159,6 +196,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             model_path=args.model,
             use_model=args.use_model,
             redactor=Redactor.from_env(os.environ) if args.redact else None,
+            baseline=args.baseline,
         )
     if args.command == "run":
         from pipeline_guard.cli.commands import run
@@ -198,6 +236,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         model_path=args.model,
         use_model=args.use_model,
         folds=args.cv,
+        use_baseline=args.use_baseline,
+        ablation=args.ablation,
     )
 
 

@@ -174,7 +174,7 @@ def _spool_log(lines: Spool, windows: Spool, case: Case, matcher: Matcher) -> Lo
         diagnosis.category.value, diagnosis.confidence if diagnosis.rule else None
     )
     decisive = _decisive_texts(case, window, diagnosis.category.value, diagnosis.evidence)
-    labelled = [lines.add(text, case.category.value) for text in decisive]
+    labelled = [lines.add(text, case.label) for text in decisive]
     labelled += [lines.add(line.text, NOISE) for line in _noise_lines(window, decisive)]
     return Log(case, verdict, labelled, [windows.add(line.text) for line in window])
 
@@ -186,7 +186,7 @@ def _decisive_texts(
     marked = [_clean_evidence(text) for text in case.evidence]
     if any(marked):
         return [text for text in marked if text]
-    if rules_category == case.category.value and evidence:
+    if rules_category == case.label and evidence:
         return [evidence[0].text]
     return [line.text for line in relevant_error_lines(window, window, limit=3)]
 
@@ -327,7 +327,7 @@ def calibrate(data: Spooled, logs: Sequence[int], settings: TrainSettings) -> Ca
         index: window_prediction(CLASSES, _probabilities(scores, temperature))
         for index, scores in window_scores.items()
     }
-    gold = [data.logs[index].case.category.value for index in logs]
+    gold = [data.logs[index].case.label for index in logs]
 
     def accuracy(candidate: Calibration) -> float:
         combined = [combine(data.logs[i].verdict, predictions[i], candidate) for i in logs]

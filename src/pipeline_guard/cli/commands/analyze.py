@@ -12,9 +12,10 @@ from pipeline_guard.cli.model_choice import choose_model
 from pipeline_guard.cli.render import render, use_colour
 from pipeline_guard.engine.analysis import LogResult, iter_results
 from pipeline_guard.engine.diagnosis import Diagnosis
+from pipeline_guard.engine.log_reader import open_log
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import load_rules
-from pipeline_guard.errors import GuardError, UsageError
+from pipeline_guard.errors import GuardError, InputError, UsageError
 from pipeline_guard.redact import Redactor
 
 
@@ -27,21 +28,28 @@ def run(
     model_path: Path | None = None,
     use_model: bool = True,
     redactor: Redactor | None = None,
+    baseline: str | None = None,
 ) -> int:
     """Diagnose every source; exit 2 if any could not be read (the others are still printed).
 
     Output is redacted (``redactor``; None only for ``--no-redact``): ``analyze`` output is
-    pasted into issues and chat, and CI systems keep job logs."""
+    pasted into issues and chat, and CI systems keep job logs.
+
+    ``baseline``: a log of a green run of the same job; lines also found there are not taken
+    as the cause. An unreadable baseline is a usage error (exit 2): the user named it.
+    """
     if not sources:
         if sys.stdin.isatty():
             raise UsageError("no log given: pass log files, or '-' to read one from standard input")
         sources = ["-"]
+    if baseline is not None:
+        _check_baseline(baseline)
     matcher = Matcher(load_rules(rule_dirs, bundled=bundled))
     model = choose_model(model_path, use_model)
     outcomes: list[LogResult] = []
     stopped: GuardError | None = None
     try:
-        outcomes.extend(iter_results(sources, matcher, model))
+        outcomes.extend(iter_results(sources, matcher, model, baseline))
     except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
         stopped = exc
     if redactor is not None:
@@ -64,3 +72,13 @@ def _redacted(outcome: LogResult, redactor: Redactor) -> LogResult:
         diagnosis = Diagnosis.model_validate(redactor.redact_values(diagnosis.model_dump()))
     error = redactor.redact(outcome.error) if outcome.error else outcome.error
     return replace(outcome, diagnosis=diagnosis, error=error)
+
+
+def _check_baseline(baseline: str) -> None:
+    """Refuse a baseline that cannot be a log before any work (missing, a directory, binary)."""
+    if baseline == "-":
+        raise UsageError("--baseline must be a file: standard input is for the failed log")
+    try:
+        open_log(baseline).close()
+    except InputError as exc:
+        raise UsageError(f"--baseline {exc}") from None
