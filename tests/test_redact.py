@@ -212,7 +212,7 @@ CASES: list[tuple[str, str, str, str]] = [
         "token=",
         "GET /x?access_token={tok}&page=2 200",
         fake("", 30, seed=11),
-        "x?access_token=*** 200",
+        "x?access_token=***&page=2 200",
     ),
     ("api_key=", "api_key = '{tok}'", fake("", 32, seed=12), "api_key = '***'"),
     ("json", '{{"password": "{tok}", "user": "bob"}}', "s3cr3t pass", '"password": "***", "user"'),

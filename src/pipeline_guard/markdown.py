@@ -37,3 +37,14 @@ def fence_for(body: str) -> str:
     """A code fence longer than any run of backticks in the body, so it cannot be closed early."""
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     return "`" * max(3, longest + 1)
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~&])")
+
+
+def escape_inline(text: str) -> str:
+    """``text`` (a job, step or workflow name: a fork controls it) shown as plain text in a
+    heading or table cell: every character Markdown or HTML would act on is backslash-escaped
+    (links, images, ``<img>``, emphasis), and ``@`` is followed by a zero-width space so that
+    ``@org/team`` notifies no one (GitHub ignores a backslash before ``@``)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("@", "@\u200b")

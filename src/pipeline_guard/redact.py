@@ -44,13 +44,25 @@ body of the documented length and alphabet.
 from __future__ import annotations
 
 import binascii
-from collections.abc import Callable, Iterable, Mapping
+import math
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import cache
 from typing import Any
 
 import re2
 
-__all__ = ["KNOWN_SECRET_NAMES", "MASK", "MIN_SECRET_LENGTH", "Redactor", "secrets_from_env"]
+from pipeline_guard import secret_formats
+
+__all__ = [
+    "KNOWN_SECRET_NAMES",
+    "MASK",
+    "MIN_SECRET_LENGTH",
+    "Redactor",
+    "is_secret_name",
+    "mask_shapes",
+    "secrets_from_env",
+]
 
 MASK = "***"
 """What replaces a secret: the same mask GitHub Actions prints, so readers recognise it."""
@@ -84,10 +96,14 @@ def _options() -> Any:
 _NAME_WORDS = (
     r"password|passwd|passphrase|secret|token|api[_-]?key|apikey|access[_-]?key"
     r"|secret[_-]?key|private[_-]?key|signing[_-]?key|client[_-]?secret"
+    r"|(?:encryption|master|account|auth|deploy|license|service|app|shared|storage)[_-]?key"
+    r"|credentials?|auth|dsn|connection[_-]?string|conn[_-]?str|pat|webhook(?:[_-]?url)?"
 )
-"""A key whose name *ends* with one of these holds a secret (``GITHUB_TOKEN``, ``db.password``,
-``x-api-key``). Ending, not containing: ``TokenError: ...``, ``tokens: 5`` and ``password_file``
-are not secrets. ``pwd`` is left out on purpose: ``PWD=/home/runner/work`` is everywhere."""
+"""A key whose name *ends* with one of these may hold a secret (``GITHUB_TOKEN``, ``db.password``,
+``x-api-key``, ``ENCRYPTION_KEY``); :func:`is_secret_name` then decides on the whole name.
+Ending, not containing: ``TokenError: ...``, ``tokens: 5`` and ``password_file`` are not
+secrets. ``pwd`` counts only after another word (``DB_PWD``): ``PWD=/home/runner/work`` is
+everywhere."""
 
 _VALUE = r"""(?:"[^"\r\n]*"|'[^'\r\n]*'|[^\s'"]+)"""
 """A quoted value up to its quote, or an unquoted one up to whitespace or a quote. Stopping
@@ -96,6 +112,54 @@ the query parameters after the token too) rather than leaking the end of a passw
 holds one of those characters."""
 
 _SCHEME = r"\b[A-Za-z][A-Za-z0-9+.-]{0,30}://"
+
+_VENDOR_TOKENS: tuple[tuple[str, str], ...] = (
+    # Tokens whose documented prefix makes them recognisable anywhere and that gitleaks' rules
+    # only find next to a keyword (or not at all): (prefix regex, body regex). Found by the
+    # hand-written formats in tests/security/secret_cases.py.
+    (r"\bwhsec_", r"[A-Za-z0-9+/=]{24,}"),  # Stripe webhook signing secret
+    (r"\bGOCSPX-", r"[A-Za-z0-9_-]{20,}"),  # Google OAuth client secret
+    (r"\bya29\.", r"[A-Za-z0-9_-]{20,}"),  # Google OAuth access token
+    (r"\bkey-", r"[0-9a-f]{32}\b"),  # Mailgun private API key
+    (r"\bsntry[su]_", r"[A-Za-z0-9+/=_]{40,}"),  # Sentry org / user auth tokens
+    (r"\bdp\.(?:pt|st|sa|ct|scim|audit)\.", r"(?:[a-z0-9-]{1,40}\.)?[A-Za-z0-9]{40,}"),  # Doppler
+    (r"\bNR(?:AK|II|JS|AA|IQ)-", r"[A-Za-z0-9_-]{20,}"),  # New Relic keys
+    (r"\bfig[dou]_", r"[A-Za-z0-9_-]{30,}"),  # Figma tokens
+    (r"\bsbp_", r"[a-f0-9]{40}"),  # Supabase personal access token
+    (r"\bATATT3", r"[A-Za-z0-9_=-]{30,}"),  # Atlassian API token
+    (r"\bATBB", r"[A-Za-z0-9]{32}"),  # Bitbucket app password
+    (r"\bCFPAT-", r"[A-Za-z0-9_-]{40,}"),  # Contentful personal access token
+    (r"\bsq0(?:csp|atp)-", r"[A-Za-z0-9_-]{22,}"),  # Square
+    (r"\baccess_token\$production\$", r"[a-z0-9]{16}\$[a-f0-9]{32}"),  # Braintree
+    (r"\baio_", r"[A-Za-z0-9]{28}"),  # Adafruit IO key
+    (r"\bsq[upab]_", r"[a-f0-9]{40}"),  # SonarQube tokens
+    (r"\bbk(?:ua|ct)_", r"[a-f0-9]{40}"),  # Buildkite tokens
+    (r"\bCCI(?:PAT|PRJ)_", r"[A-Za-z0-9]{20,}_[a-f0-9]{40}"),  # CircleCI tokens
+    (r"\b\d{8,10}:AA", r"[A-Za-z0-9_-]{33}\b"),  # Telegram bot token
+    (r"\boy2", r"[a-z0-9]{43}\b"),  # NuGet API key
+    (r"\bsk\.eyJ", r"[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}"),  # Mapbox secret token
+    (r"\bsl\.", r"[A-Za-z0-9_-]{100,}"),  # Dropbox short-lived token
+    (r"\btfp_", r"[A-Za-z0-9_-]{40,}"),  # Typeform personal token
+    (r"\bgsk_", r"[A-Za-z0-9]{48,}"),  # Groq API key
+    (r"\br8_", r"[A-Za-z0-9]{37}\b"),  # Replicate API token
+    (r"\bxai-", r"[A-Za-z0-9]{70,}"),  # xAI API key
+    (r"\bnf[pcou]_", r"[A-Za-z0-9]{36}"),  # Netlify tokens
+    (
+        r"\btskey-(?:auth|client|api|scim|webhook)-",
+        r"[A-Za-z0-9]{8,}-[A-Za-z0-9]{16,}",
+    ),  # Tailscale
+    (r"webhook\.office\.com/webhookb2/", r"[A-Za-z0-9@/_-]{30,}"),  # Microsoft Teams webhook
+    (r"\bhv[sbr]\.", r"[A-Za-z0-9_-]{24,}"),  # HashiCorp Vault tokens
+    (r"\bhf_", r"[A-Za-z]{30,}\b"),  # Hugging Face user token
+    (r"\bapi_org_", r"[A-Za-z]{30,}\b"),  # Hugging Face org token
+    (r"\bsk_test_", r"[0-9A-Za-z]{20,}"),  # Stripe test key (still a key to an account)
+    (r"\bdo[opr]_v1_", r"[a-f0-9]{64}"),  # DigitalOcean tokens
+    (r"\bglsa_", r"[A-Za-z0-9]{32}_[A-Fa-f0-9]{8}"),  # Grafana service account token
+    (r"\bglc_", r"[A-Za-z0-9+/]{32,}={0,2}"),  # Grafana Cloud token
+    (r"\bshp(?:at|ca|pa|ss)_", r"[a-fA-F0-9]{32}"),  # Shopify
+    (r"\bAGE-SECRET-KEY-1", r"[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),  # age
+    (r"\bHRKU-", r"[A-Za-z0-9_-]{40,}"),  # Heroku API key (2024 format)
+)
 
 # Each entry: (name, regex); _handler(name) says how its match is masked. Group names inside
 # a regex are prefixed with its name (RE2 needs them unique across the combined pattern).
@@ -163,30 +227,82 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     # --password value, --token value (with '=' the assignment pattern below applies).
     (
         "flag",
-        r"(?P<flag_head>--[A-Za-z0-9-]*?(?i:password|passwd|token|secret|api-?key)[ \t]+)"
+        r"(?P<flag_head>--[A-Za-z0-9-]*?(?i:password|passwd|token|secret|api-?key|cookie)[ \t]+)"
         r"(?P<flag_val>\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s'\"-][^\s'\"]*)",
+    ),
+    # Connection strings: AccountKey=...;, SharedAccessKey=..., ;Password=...; (ADO.NET, Azure).
+    (
+        "cs",
+        r"(?P<cs_head>(?:\b(?i:AccountKey|SharedAccessKey|SharedAccessSignature|SharedSecret)"
+        r"|;[ \t]*(?i:password|pwd|user password))[ \t]*=[ \t]*)(?P<cs_val>[^;'\"\s]+)",
     ),
     # key = value, key: value, "key": "value", key := value, key => value.
     (
         "kv",
-        rf"(?P<kv_head>[\w.-]*?(?i:{_NAME_WORDS})[\"']?[ \t]*(?::=|=>|[:=])[ \t]*)"
-        rf"(?P<kv_val>{_VALUE})",
+        rf"(?P<kv_head>(?P<kv_name>[\w.-]*?(?i:{_NAME_WORDS})|[\w.-]*[\w][_.-](?i:pwd))"
+        rf"[\"']?[ \t]*(?::=|=>|[:=])[ \t]*)(?P<kv_val>{_VALUE})",
+    ),
+    # Signed URLs and query strings: ?sig=..., &X-Amz-Signature=..., &access_token=...
+    (
+        "query",
+        r"(?P<query_head>[?&](?i:sig|signature|x-amz-signature|x-amz-credential"
+        r"|x-amz-security-token|x-goog-signature|x-goog-credential|access_token|refresh_token"
+        r"|id_token|token|api_key|apikey|password|passwd|secret|client_secret)=)"
+        r"(?P<query_val>[^&\s'\"#<>]+)",
     ),
 )
 
+_MORE_PATTERNS: tuple[tuple[str, str], ...] = (
+    # More documented prefixes (see _VENDOR_TOKENS); the handler keeps the prefix.
+    ("vendor", "|".join(f"(?:{prefix}{body})" for prefix, body in _VENDOR_TOKENS)),
+    # <password>value</password>, <apiKey>value</apiKey> (Maven settings, NuGet, SOAP).
+    (
+        "xml",
+        rf"(?P<xml_head><(?P<xml_name>[\w:.-]*?(?i:{_NAME_WORDS}))>)(?P<xml_val>[^<\r\n]+)",
+    ),
+    # Cookie: a=b; c=d / Set-Cookie: session=... (the whole value: every cookie may be a session).
+    (
+        "cookie",
+        r"(?P<cookie_head>\b(?i:set-cookie|cookie)[\"']?[ \t]*[:=][ \t]*[\"']?)"
+        r"(?P<cookie_val>[^\s'\";][^'\"\r\n]*)",
+    ),
+    # Passwords passed as -p: docker/podman/helm... login -p X, sshpass -p X, mysql -pX.
+    (
+        "dashp",
+        r"(?P<dashp_head>(?:\b(?:docker|podman|nerdctl|buildah|skopeo|helm(?: registry)?|oras"
+        r"|crane|regctl|cf|az acr|notation)[ \t]+login\b[^\r\n]{0,200}?[ \t]-p[ \t]*"
+        r"|\bsshpass\b(?:[^\r\n]{0,100}?[ \t])?-p[ \t]*"
+        r"|\b(?:mysql(?:dump|admin|import|check|slap|sh)?|mariadb(?:-dump)?)\b[^\r\n]{0,200}?"
+        r"[ \t]-p))(?P<dashp_val>\"[^\"\r\n]*\"|'[^'\r\n]*'|[^\s'\"-][^\s'\"]*)",
+    ),
+    # curl -u user:password, --user user:password, --proxy-user, wget --password handled above.
+    (
+        "userpw",
+        r"(?P<userpw_head>(?:[ \t]-u|--user|--proxy-user)[ \t=]+[\"']?[^\s:'\"]{1,100}:)"
+        r"(?P<userpw_val>[^\s'\"]+)",
+    ),
+)
+"""Shapes of the second regex: a separate pass so that each regex keeps few groups (a match's
+cost grows with the groups of the regex, and a text full of PEM headers has many matches).
+None of these can start where a pattern of the first pass starts."""
+
 _PLACEHOLDER = (
     rb"|[*xX.#-]+"
-    rb"|\[(?:MASKED|REDACTED|HIDDEN|FILTERED|SECRET)\]"
+    rb"|\[(?i:MASKED|REDACTED|HIDDEN|FILTERED|SECRET|SECURE)\]"
     rb"|<[^<>]*>"
     rb"|(?i:redacted|masked|hidden|null|none|nil|undefined|true|false)"
     rb"|\$\{\{.*|\$\{[^}]*\}?|\$\([^)]*\)?|\$[A-Z_][A-Z0-9_]*|%[A-Z_][A-Z0-9_]*%|\{\{.*\}\}"
-    rb"|[A-Za-z0-9_.-]{0,16}\*{3,}"
+    rb"|[A-Za-z0-9_.-]{0,16}\*{3,}[)\]},;]*"
+    rb"|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+"
+    rb"|<(?i:null|none|nil|empty|redacted|masked|hidden|secret)>[,;)\]}].*"
 )
 """Values that are not secrets (the first alternative is the empty value): masked already
-(``***``, ``ghp_***``, ``[MASKED]``), templates and variable references (``${{ secrets.X }}``,
-``$TOKEN``, ``${TOKEN}``, ``%TOKEN%``, ``<your-token>``), booleans and nulls. A bare ``$name``
-counts as a reference only in upper case (CI variables are), so a password such as ``$ecret99``
-is still masked."""
+(``***``, ``ghp_***``, ``[MASKED]``, Travis' ``[secure]``), templates and variable references
+(``${{ secrets.X }}``, ``$TOKEN``, ``${TOKEN}``, ``%TOKEN%``, ``<your-token>``), names of
+variables (``server-password: GITHUB_TOKEN`` in ``actions/setup-java``'s log: an upper-case
+name with an underscore), booleans and nulls (also ``<null>,`` in the middle of a
+``toString``). A bare ``$name`` counts as a reference only in upper case (CI variables are), so
+a password such as ``$ecret99`` is still masked."""
 
 
 @cache
@@ -196,8 +312,11 @@ def _placeholder_regex() -> Any:
 
 
 def _is_placeholder(value: bytes) -> bool:
-    """Whether an assignment's value (quotes stripped) is not worth masking."""
-    return _placeholder_regex().fullmatch(value.strip()) is not None
+    """Whether an assignment's value (quotes stripped) is not worth masking. Escaped quotes
+    alone are the empty value (``password=\\"\\"`` in an ``echo``), and so is a value that
+    starts with ``&`` (``?token=&branch=main``: the next query parameter)."""
+    core = value.strip().strip(b"\\\"'")
+    return core[:1] == b"&" or _placeholder_regex().fullmatch(core) is not None
 
 
 def _unquote(value: bytes) -> tuple[bytes, bytes, bytes]:
@@ -229,9 +348,42 @@ _Handler = Callable[[_Groups, bytes], bytes]
 def _mask_value(head: bytes, value: bytes, whole: bytes) -> bytes:
     """``head`` + the value masked (its quotes kept), or ``whole`` unchanged for a placeholder."""
     left, inner, right = _unquote(value)
-    if _is_placeholder(inner):
+    if _is_placeholder(inner) or (not left and _code_regex().fullmatch(inner) is not None):
         return whole
     return head + left + _masked_value(inner) + right
+
+
+_CODE = (
+    rb"(?:null|nil|None|none|undefined|true|false|!?[01]|(?:this|self)\.[\w$.]+"
+    rb"|[A-Za-z_$][\w$]?|[A-Za-z_$][\w$.]*(?:\[[^\]]*\]|\([^)]*\))+)(?:[,;)}\]].*)?"
+)
+"""An unquoted value that is code, not a secret (minified JavaScript and test output quote
+code: ``this.token=null,this.x=...``, ``e.token=i}else``, ``token = ref1[j];``): a literal, a
+``this.`` chain, a one- or two-letter variable or a call or index, then punctuation."""
+
+
+@cache
+def _code_regex() -> Any:
+    return re2.compile(_CODE, _options())
+
+
+def _mask_assignment(groups: _Groups, whole: bytes) -> bytes:
+    """``name = value``: masked when :func:`is_secret_name` says the name holds a secret.
+
+    An unquoted value after a colon is prose as often as a setting (``password: field
+    required``, ``token: not found``), so there the value must also look like a credential
+    (:func:`_value_looks_secret`); after ``=`` or in quotes, any value that is not a
+    placeholder is masked."""
+    if not is_secret_name(groups["kv_name"].decode("latin-1")):
+        return whole
+    head, value = groups["kv_head"], groups["kv_val"]
+    if value[:1] == b":":  # ``Forgot password::requesting``, a scope, not a value
+        return whole
+    colon = head.rstrip(b" \t").endswith(b":")
+    quoted = value[:1] in (b'"', b"'")
+    if colon and not quoted and not _value_looks_secret(value.decode(_ENCODING, "replace")):
+        return whole
+    return _mask_value(head, value, whole)
 
 
 def _masked_value(value: bytes) -> bytes:
@@ -285,41 +437,89 @@ def _private_key(data: bytes, start: int, end: int) -> tuple[bytes, int]:
     return masked + data[body_end:rest_end], rest_end
 
 
+def _mask_xml(groups: _Groups, whole: bytes) -> bytes:
+    """``<password>value</password>``: the tag's local name must be a secret name."""
+    if not is_secret_name(groups["xml_name"].decode("latin-1").rpartition(":")[2]):
+        return whole
+    return _mask_value(groups["xml_head"], groups["xml_val"], whole)
+
+
+def _mask_user_password(groups: _Groups, whole: bytes) -> bytes:
+    """``-u user:password``; ``-u 1000:1000`` is a uid and gid (``docker run``)."""
+    if groups["userpw_val"].isdigit():
+        return whole
+    return _mask_value(groups["userpw_head"], groups["userpw_val"], whole)
+
+
+def _mask_url_password(groups: _Groups, whole: bytes) -> bytes:
+    if _is_placeholder(groups["url_pw"]):
+        return whole
+    return groups["url_head"] + _MASK_B + b"@"
+
+
+@cache
+def _vendor_prefix() -> Any:
+    """The documented prefixes alone, to find which one a vendor token starts with."""
+    source = "|".join(f"(?:{prefix})" for prefix, _ in _VENDOR_TOKENS).replace("\\b", "")
+    return re2.compile(source)
+
+
+def _mask_vendor_token(groups: _Groups, whole: bytes) -> bytes:
+    """Keep the documented prefix (what leaked, to be rotated), mask the rest."""
+    prefix = _vendor_prefix().match(whole.decode("latin-1"))
+    kept = prefix.group().encode("latin-1") if prefix is not None else b""
+    if kept[:1].isdigit():  # a Telegram bot id: part of the token
+        kept = b""
+    return kept + _MASK_B
+
+
+_SPECIAL_HANDLERS: dict[str, _Handler] = {
+    "vendor": _mask_vendor_token,
+    "jwt": lambda groups, whole: _MASK_B,
+    "urlu": lambda groups, whole: groups["urlu_head"] + _MASK_B + b"@",
+    "url": _mask_url_password,
+    "kv": _mask_assignment,
+    "xml": _mask_xml,
+    "userpw": _mask_user_password,
+    "cookie": lambda groups, whole: (
+        _mask_value(groups["cookie_head"], groups["cookie_val"], whole)
+        if b"=" in groups["cookie_val"]
+        else whole
+    ),
+}
+_VALUE_PATTERNS = ("auth", "npmrc", "flag", "cs", "query", "dashp")
+
+
 def _handler(name: str) -> _Handler:
     """How the pattern called ``name`` in :data:`_PATTERNS` masks its match."""
-    if name == "jwt":
-        return lambda groups, whole: _MASK_B
-    if name == "urlu":
-        return lambda groups, whole: groups["urlu_head"] + _MASK_B + b"@"
-    if name == "url":
-        return lambda groups, whole: (
-            whole if _is_placeholder(groups["url_pw"]) else groups["url_head"] + _MASK_B + b"@"
-        )
-    if name in ("auth", "npmrc", "flag", "kv"):
+    if name in _SPECIAL_HANDLERS:
+        return _SPECIAL_HANDLERS[name]
+    if name in _VALUE_PATTERNS:
         head, value = f"{name}_head", f"{name}_val"
         return lambda groups, whole: _mask_value(groups[head], groups[value], whole)
     prefix = f"{name}_p"
     return lambda groups, whole: groups[prefix] + _MASK_B
 
 
-_CHECK_ORDER = ("kv", "url", "auth", "flag", "npmrc", "urlu", "jwt", "gh", "gl")
+_CHECK_ORDER = ("kv", "url", "query", "auth", "cookie", "flag", "npmrc", "urlu", "jwt", "gh", "gl")
 """Alternatives to test first when looking up which one matched (the most frequent in logs):
 one call per alternative tested, and the lookup dominates the cost of a match."""
 
 
 class _PatternPass:
-    """The combined regex of :data:`_PATTERNS` and, per alternative, its handler."""
+    """One combined regex of shapes (:data:`_PATTERNS` or :data:`_MORE_PATTERNS`) and, per
+    alternative, its handler."""
 
-    def __init__(self) -> None:
-        source = "|".join(f"(?P<{name}>{pattern})" for name, pattern in _PATTERNS)
+    def __init__(self, patterns: tuple[tuple[str, str], ...]) -> None:
+        source = "|".join(f"(?P<{name}>{pattern})" for name, pattern in patterns)
         self.regex: Any = re2.compile(source.encode(), _options())
         self.index: dict[str, int] = {
             (name.decode() if isinstance(name, bytes) else name): index
             for name, index in self.regex.groupindex.items()
         }
-        names = [name for name, _ in _PATTERNS]
+        names = [name for name, _ in patterns]
         names.sort(key=lambda name: _CHECK_ORDER.index(name) if name in _CHECK_ORDER else 99)
-        self.pem_index = self.index["pk"]
+        self.pem_index = self.index.get("pk", -1)
         self.alternatives = [(self.index[name], _handler(name)) for name in names if name != "pk"]
 
     def apply(self, data: bytes) -> bytes:
@@ -335,7 +535,7 @@ class _PatternPass:
             start, end = match.span()
             whole = data[start:end]
             replacement = whole
-            if match.start(self.pem_index) != -1:
+            if self.pem_index != -1 and match.start(self.pem_index) != -1:
                 replacement, end = _private_key(data, start, end)
                 whole = data[start:end]
             else:
@@ -353,10 +553,202 @@ class _PatternPass:
         return b"".join(pieces)
 
 
+class _ShapePasses:
+    """The two shape regexes, applied one after the other."""
+
+    def __init__(self) -> None:
+        self.passes = (_PatternPass(_PATTERNS), _PatternPass(_MORE_PATTERNS))
+
+    def apply(self, data: bytes) -> bytes:
+        for shape_pass in self.passes:
+            data = shape_pass.apply(data)
+        return data
+
+
 @cache
-def _pattern_pass() -> _PatternPass:
+def _pattern_pass() -> _ShapePasses:
     """Compiled on first use: importing this module must not cost a regex compilation."""
-    return _PatternPass()
+    return _ShapePasses()
+
+
+# --------------------------------------------------------------------------------------------
+# Pass 3: gitleaks' secret formats (see secret_formats.py).
+# --------------------------------------------------------------------------------------------
+
+
+def _entropy(data: bytes) -> float:
+    """Shannon entropy in bits per character, as gitleaks computes it for its threshold."""
+    length = len(data)
+    counts: dict[int, int] = {}
+    for byte in data:
+        counts[byte] = counts.get(byte, 0) + 1
+    return -sum(n / length * math.log2(n / length) for n in counts.values())
+
+
+class _Format:
+    """One gitleaks rule, compiled on first use (most never run: their keyword is absent)."""
+
+    __slots__ = ("_regex", "allow", "entropy", "group", "id", "source", "stopwords")
+
+    def __init__(self, entry: secret_formats.Format) -> None:
+        self.id, self.source, self.group, self.entropy, _, allow, stopwords = entry
+        self.allow = tuple(re2.compile(p.encode(), _options()) for p in allow) if allow else ()
+        self.stopwords = tuple(word.encode() for word in stopwords)
+        self._regex: Any = None
+
+    @property
+    def regex(self) -> Any:
+        if self._regex is None:
+            self._regex = re2.compile(self.source.encode(), _options())
+        return self._regex
+
+    def secret_span(self, match: Any) -> tuple[int, int]:
+        """Where the secret is in a match: gitleaks' ``secretGroup``, else the first non-empty
+        group, else the whole match."""
+        if self.group:
+            start, end = match.span(self.group)
+            return start, end
+        for index in range(1, (match.re.groups or 0) + 1):
+            start, end = match.span(index)
+            if end > start:
+                return start, end
+        start, end = match.span()
+        return start, end
+
+    def allows(self, secret: bytes) -> bool:
+        """Whether ``secret`` is not one after all: too little entropy, or on an allowlist."""
+        if self.entropy and _entropy(secret) <= self.entropy:
+            return True
+        lower = secret.lower()
+        if any(word in lower for word in self.stopwords):
+            return True
+        return any(regex.search(secret) for regex in self.allow)
+
+
+_KEYWORD_HITS_PER_LINE = 32
+"""Keyword hits looked at one by one on a line; beyond, every keyword is tested on the line."""
+
+
+_KEYWORD_LINES = 1024
+"""Lines with keywords looked at one by one (at least; see :data:`_BYTES_PER_KEYWORD_LINE`);
+beyond (a text dense with ``key``, ``token``, ``api``), the formats whose keyword occurs
+anywhere run once over the whole text: the Python work per keyword hit would dominate."""
+
+_BYTES_PER_KEYWORD_LINE = 200
+"""Real logs have about one keyword line per 500 bytes; one per 200 is a text made of them."""
+
+_LINES_PER_FORMAT = 32
+"""A format triggered on more lines than this runs once over the whole text instead."""
+
+
+class _FormatsPass:
+    """gitleaks' formats with its keyword prefilter: a rule runs only on text that contains
+    one of its keywords (most texts contain none), as gitleaks does."""
+
+    def __init__(self) -> None:
+        self.formats = [_Format(entry) for entry in secret_formats.FORMATS]
+        by_keyword: dict[bytes, list[int]] = {}
+        self.always: list[int] = []
+        for index, entry in enumerate(secret_formats.FORMATS):
+            for keyword in entry[4]:
+                by_keyword.setdefault(keyword.encode(), []).append(index)
+            if not entry[4]:
+                self.always.append(index)
+        self.by_keyword = by_keyword
+        longest_first = sorted(by_keyword, key=lambda keyword: (-len(keyword), keyword))
+        alternatives = b"|".join(_escape(keyword) for keyword in longest_first)
+        self.keywords: Any = re2.compile(b"(?i:" + alternatives + b")", _options())
+        allow = secret_formats.ALLOW
+        self.allow = [re2.compile(pattern.encode(), _options()) for pattern in allow]
+        self.stopwords = tuple(word.encode() for word in secret_formats.STOPWORDS)
+
+    def apply(self, data: bytes) -> bytes:
+        """``data`` with every secret a triggered format finds replaced by :data:`MASK`.
+
+        A format runs only on the lines that hold one of its keywords (a secret and its
+        keyword share a line; multi-line private keys are the shape pass's job), so a long
+        text with a common keyword (``key``, ``api``) costs a few lines per format, not the
+        whole text per format."""
+        whole = {(0, len(data))}
+        lines: dict[int, set[tuple[int, int]]] = {}
+        dense = max(_KEYWORD_LINES, len(data) // _BYTES_PER_KEYWORD_LINE)
+        for count, (line, keywords) in enumerate(self._keyword_lines(data)):
+            if count >= dense:  # keywords everywhere: each format once, on the whole text
+                lower = data.lower()
+                present = [keyword for keyword in self.by_keyword if keyword in lower]
+                lines = {index: whole for keyword in present for index in self.by_keyword[keyword]}
+                break
+            for keyword in keywords:
+                for index in self.by_keyword[keyword]:
+                    lines.setdefault(index, set()).add(line)
+        for index in self.always:
+            lines[index] = whole
+        found: list[tuple[int, int]] = []
+        for index, spans in lines.items():
+            fmt = self.formats[index]
+            # Many lines: one scan of the text is cheaper than one call per line.
+            for start, end in whole if len(spans) > _LINES_PER_FORMAT else spans:
+                found += self._secrets(fmt, data, start, end)
+        return _replace_spans(data, found)
+
+    def _keyword_lines(self, data: bytes) -> Iterator[tuple[tuple[int, int], set[bytes]]]:
+        """Each line that holds keywords, with its keywords. A line with very many keyword
+        hits (an attacker's, or a minified file's) is checked for every keyword at once, so
+        the Python work per line stays bounded."""
+        pos = 0
+        while True:
+            match = self.keywords.search(data, pos)
+            if match is None:
+                return
+            start = data.rfind(b"\n", 0, match.start()) + 1
+            end = data.find(b"\n", match.start())
+            end = len(data) if end == -1 else end
+            found = {match.group().lower()}
+            hits = 1
+            while hits < _KEYWORD_HITS_PER_LINE:
+                match = self.keywords.search(data, match.end(), end)
+                if match is None:
+                    break
+                found.add(match.group().lower())
+                hits += 1
+            if hits >= _KEYWORD_HITS_PER_LINE:
+                lower = data[start:end].lower()
+                found = {keyword for keyword in self.by_keyword if keyword in lower}
+            yield (start, end), found
+            pos = end + 1
+
+    def _secrets(self, fmt: _Format, data: bytes, pos: int, endpos: int) -> list[tuple[int, int]]:
+        found = []
+        for match in fmt.regex.finditer(data, pos, endpos):
+            start, end = fmt.secret_span(match)
+            secret = data[start:end]
+            if end <= start or _MASK_B in secret or fmt.allows(secret) or self._allows(secret):
+                continue
+            found.append((start, end))
+        return found
+
+    def _allows(self, secret: bytes) -> bool:
+        lower = secret.lower()
+        if any(word in lower for word in self.stopwords):
+            return True
+        return any(regex.search(secret) for regex in self.allow)
+
+
+@cache
+def _formats_pass() -> _FormatsPass:
+    """Built on first use, like the other passes."""
+    return _FormatsPass()
+
+
+def mask_shapes(text: str) -> str:
+    """``text`` with every well-known secret *shape* masked (no known values): for code that
+    must cut a line before the run's :class:`Redactor` sees it (the cut must not split a
+    secret in two, leaving half of it unrecognisable)."""
+    if not text:
+        return text
+    data = text.encode(_ENCODING, _ERRORS)
+    masked = _formats_pass().apply(_pattern_pass().apply(data))
+    return text if masked is data else masked.decode(_ENCODING, _ERRORS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -473,11 +865,17 @@ def _literal_regexes(literals: Iterable[bytes]) -> list[Any]:
 
 
 def _mask_literals(data: bytes, regexes: list[Any]) -> bytes:
-    """Replace every match of the literal regexes; touching or overlapping matches become one
-    mask (so two adjacent secrets give ``***``, not ``******``, which would not be stable)."""
+    """Replace every match of the literal regexes (see :func:`_replace_spans`)."""
     spans: list[tuple[int, int]] = []
     for regex in regexes:
         spans.extend(match.span() for match in regex.finditer(data))
+    return _replace_spans(data, spans)
+
+
+def _replace_spans(data: bytes, spans: list[tuple[int, int]]) -> bytes:
+    """``data`` with each span replaced by :data:`MASK`; touching or overlapping spans become
+    one mask (so two adjacent secrets give ``***``, not ``******``, which would not be stable).
+    ``data`` itself when there is no span."""
     if not spans:
         return data
     spans.sort()
@@ -493,6 +891,28 @@ def _mask_literals(data: bytes, regexes: list[Any]) -> bytes:
         current_start, current_end = start, end
     pieces += (data[last:current_start], _MASK_B, data[current_end:])
     return b"".join(pieces)
+
+
+_PEM_HEADER = re.compile(r"-----BEGIN[ A-Z0-9]{0,40}PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY_LINE = re.compile(
+    r"\s*(?:[A-Za-z0-9+/=]{2,}|(?:Proc-Type|DEK-Info|Comment|Version|Hash|Charset):.*)\s*"
+)
+
+
+def _pem_body_items(texts: list[str | None]) -> set[int]:
+    """Indexes of the items that continue a private key opened by an earlier item (and not
+    closed on it): base64 and PEM header lines, up to the footer or the first other line."""
+    inside: set[int] = set()
+    open_key = False
+    for index, text in enumerate(texts):
+        if text is None:
+            open_key = False
+            continue
+        if open_key and "-----END" not in text and _PEM_BODY_LINE.fullmatch(text):
+            inside.add(index)
+            continue
+        open_key = _PEM_HEADER.search(text) is not None and "-----END" not in text
+    return inside
 
 
 class Redactor:
@@ -542,10 +962,44 @@ class Redactor:
             self._regexes = _literal_regexes(self._secrets)
         data = text.encode(_ENCODING, _ERRORS)
         masked = _mask_literals(data, self._regexes)
-        masked = _pattern_pass().apply(masked)
+        masked = _formats_pass().apply(_pattern_pass().apply(masked))
         if masked is data:
             return text
         return masked.decode(_ENCODING, _ERRORS)
+
+    def redact_values(self, document: Any) -> Any:
+        """A copy of a JSON-like document (dicts, lists, strings, numbers) with every string
+        value redacted; keys are kept. Serialise *after* this, never redact serialised JSON: a
+        mask inside an escaped string can swallow its closing quote (``password = "``), and
+        ``\\"`` hides the quotes a value pattern looks for."""
+        if isinstance(document, str):
+            return self.redact(document)
+        if isinstance(document, Mapping):
+            return {key: self.redact_values(value) for key, value in document.items()}
+        if isinstance(document, list | tuple):
+            return self._redact_items(list(document))
+        return document
+
+    def _redact_items(self, items: list[Any]) -> list[Any]:
+        """A list's items redacted; when they are lines (strings, or ``{"text": ...}`` as
+        evidence is), a private key whose body spans several items is masked too: each item
+        alone is only base64, recognisable by what the item before it said."""
+        texts = [
+            item
+            if isinstance(item, str)
+            else item.get("text")
+            if isinstance(item, Mapping)
+            else None
+            for item in items
+        ]
+        inside = _pem_body_items(texts)
+        redacted = [self.redact_values(item) for item in items]
+        for index in inside:
+            if isinstance(redacted[index], str):
+                redacted[index] = MASK
+            else:
+                redacted[index] = {**redacted[index], "text": MASK}
+        return redacted
 
 
 # --------------------------------------------------------------------------------------------
@@ -588,10 +1042,14 @@ KNOWN_SECRET_NAMES = frozenset(
 
 _SECRET_WORDS = frozenset(
     "TOKEN TOKENS SECRET SECRETS PASSWORD PASSWORDS PASSWD PASS PW PASSPHRASE CREDENTIAL "
-    "CREDENTIALS JWT APIKEY PAT AUTH AUTHTOKEN WEBHOOK PRIVATEKEY".split()
+    "CREDENTIALS CREDS JWT APIKEY PAT AUTH AUTHTOKEN WEBHOOK PRIVATEKEY DSN COOKIE COOKIES "
+    "SESSIONID".split()
 )
+_COMPOUND_ENDINGS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE")
+"""Words that make a secret name also when glued to another (``authToken``, ``APITOKEN``)."""
 _SECRET_KEY_QUALIFIERS = frozenset(
-    "API PRIVATE ACCESS SECRET SIGNING ENCRYPTION MASTER DEPLOY SSH LICENSE CLIENT".split()
+    "API PRIVATE ACCESS SECRET SIGNING ENCRYPTION MASTER DEPLOY SSH LICENSE CLIENT ACCOUNT "
+    "AUTH SHARED STORAGE SERVICE APP HMAC CRYPT CIPHER".split()
 )
 _NON_SECRET_LAST_WORDS = frozenset(
     "URL URI URLS ENDPOINT HOST HOSTNAME PORT PATH FILE FILES DIR DIRECTORY NAME NAMES TYPE "
@@ -603,22 +1061,52 @@ _NON_SECRET_LAST_WORDS = frozenset(
 ``ACTIONS_ID_TOKEN_REQUEST_URL`` (a URL), ``SSH_AUTH_SOCK``, ``TOKEN_FILE``,
 ``CI_REGISTRY_USER``. ``WEBHOOK`` overrides: ``SLACK_WEBHOOK_URL`` is the secret itself."""
 
+_PUBLIC_WORDS = frozenset({"PUBLIC", "PUBLISHABLE", "PUB"})
+"""Public halves are not secrets: .NET's ``PublicKeyToken=...``, Stripe's publishable key."""
 
-def _name_looks_secret(name: str) -> bool:
-    """Whether the variable called ``name`` probably holds a secret, judged by its words."""
-    words = [w for w in name.upper().replace("-", "_").replace(".", "_").split("_") if w]
+_CAMEL = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def _name_words(name: str) -> list[str]:
+    """``authToken``, ``AUTH_TOKEN``, ``auth-token`` and ``auth.token`` all give AUTH, TOKEN."""
+    split = _CAMEL.sub(r"\1_\2", name)
+    return [w for w in re.split(r"[^A-Za-z0-9]+", split.upper()) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a variable, key or field called ``name`` holds a secret, judged by its words.
+
+    The one rule for secret names: :func:`secrets_from_env` uses it on the environment and the
+    shape pass on ``name = value`` assignments in text. Secret when a word is TOKEN, SECRET,
+    PASSWORD, PASSWD, PASS, PW, PASSPHRASE, CREDENTIAL(S), CREDS, JWT, PAT, AUTH, APIKEY, DSN,
+    COOKIE, WEBHOOK or PWD after another word (``DB_PWD``, not ``PWD``); a word ending in TOKEN,
+    SECRET or PASSWORD (``APITOKEN``); or KEY after a qualifier (``API_KEY``, ``ENCRYPTION_KEY``,
+    ``ACCOUNTKEY``), or CONNECTION STRING. Not when the last word says the name describes a
+    secret rather than holds it (``TOKEN_URL``, ``SSH_AUTH_SOCK``, ``CI_REGISTRY_USER``).
+    """
+    words = _name_words(name)
     if not words:
         return False
-    if "WEBHOOK" in words:
+    if any(word.startswith("WEBHOOK") for word in words):
         return True
-    if words[-1] in _NON_SECRET_LAST_WORDS:
+    if words[-1] in _NON_SECRET_LAST_WORDS or not _PUBLIC_WORDS.isdisjoint(words):
         return False
-    if any(word in _SECRET_WORDS for word in words):
-        return True
     return any(
-        word == "KEY" and i > 0 and words[i - 1] in _SECRET_KEY_QUALIFIERS
-        for i, word in enumerate(words)
+        _secret_word(word, words[index - 1] if index else None) for index, word in enumerate(words)
     )
+
+
+def _secret_word(word: str, previous: str | None) -> bool:
+    """Whether ``word`` (after ``previous``, None for the first word) makes a name secret."""
+    if word in _SECRET_WORDS or word == "CONNSTR" or (word == "PWD" and previous is not None):
+        return True
+    if word.endswith(_COMPOUND_ENDINGS):
+        return True
+    if word.endswith("KEY") and (word[:-3] in _SECRET_KEY_QUALIFIERS):
+        return True
+    if word == "KEY" and previous in _SECRET_KEY_QUALIFIERS:
+        return True
+    return word == "STRING" and previous in ("CONNECTION", "CONN")
 
 
 def _value_looks_secret(value: str) -> bool:
@@ -666,7 +1154,7 @@ def secrets_from_env(env: Mapping[str, str]) -> list[str]:
         if name.upper() in KNOWN_SECRET_NAMES:
             keep = len(stripped) >= MIN_SECRET_LENGTH and bool(stripped.strip("*"))
         else:
-            keep = _name_looks_secret(name) and _value_looks_secret(stripped)
+            keep = is_secret_name(name) and _value_looks_secret(stripped)
         if keep:
             found.setdefault(value, None)
     return list(found)

@@ -170,6 +170,7 @@ class Comment:
     body: str
     created_at: str = field(default_factory=_now)
     updated_at: str = field(default_factory=_now)
+    user: dict[str, Any] = field(default_factory=lambda: dict(BOT))  # who wrote it
 
 
 @dataclass(frozen=True)
@@ -457,6 +458,16 @@ class FakeGitHub(FakeServer):
         with self._lock:
             self._secondary_left = times
             self._secondary = (status, retry_after)
+
+    def add_comment(
+        self, repo: str, number: int, body: str, *, user: dict[str, Any] | None = None
+    ) -> Comment:
+        """A comment someone else wrote (default: a person, ``mallory``) on issue/PR ``number``."""
+        author = user or {"login": "mallory", "id": 666, "type": "User", "site_admin": False}
+        with self._lock:
+            comment = Comment(repo, number, next(self._ids), body, user=author)
+            self._comments.append(comment)
+        return comment
 
     # ---------------------------------------------------------------- inspection
 
@@ -837,7 +848,7 @@ class FakeGitHub(FakeServer):
             f"#issuecomment-{comment.id}",
             "issue_url": f"{api}/issues/{comment.issue_number}",
             "body": comment.body,
-            "user": BOT,
+            "user": comment.user,
             "created_at": comment.created_at,
             "updated_at": comment.updated_at,
             "author_association": "NONE",

@@ -824,6 +824,7 @@ class FakeGitLab(FakeServer):
 
     def _register_routes(self) -> None:
         api = self._api
+        api("GET", rf"{API}/user", self._current_user, authenticate=True)
         api("GET", rf"{PROJECT}", self._get_project)
         api("GET", rf"{PROJECT}/pipelines", self._list_pipelines)
         api("GET", rf"{PROJECT}/jobs", self._list_project_jobs, authenticate=True)
@@ -1167,6 +1168,11 @@ class FakeGitLab(FakeServer):
         note = Note(next(self._ids), project.id, mr.iid, mr.id, text, caller.user, now, now)
         project.notes.append(note)
         return Response(201, note.json(self.url))
+
+    def _current_user(self, request: Request, caller: Caller) -> Response:
+        """``GET /user``: the token's user (a project access token's bot user)."""
+        assert caller.user is not None
+        return Response(200, caller.user.json(self.url))
 
     def _edit_note(self, request: Request, caller: Caller) -> Response:
         assert caller.user is not None

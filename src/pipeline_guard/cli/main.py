@@ -21,6 +21,7 @@ from pipeline_guard.cli.error_handler import run_guarded
 from pipeline_guard.cli.render import FORMATS
 from pipeline_guard.engine.prefilter import engine_name
 from pipeline_guard.errors import UsageError
+from pipeline_guard.redact import Redactor
 
 EXIT_CODES = """\
 exit codes:
@@ -120,6 +121,12 @@ def _parser() -> _Parser:
     analyze.add_argument("files", nargs="*", metavar="FILE", help="log files, or - for stdin")
     analyze.add_argument(
         "--format", choices=FORMATS, default="text", help="output format (default: %(default)s)"
+    )
+    analyze.add_argument(
+        "--no-redact",
+        dest="redact",
+        action="store_false",
+        help="show secrets in the output (local debugging only; redacted by default)",
     )
     analyze.add_argument(
         "--baseline",
@@ -356,6 +363,7 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:  # noqa:
             model_path=args.model,
             use_model=args.use_model,
             env=env,
+            redactor=Redactor.from_env(env) if args.redact else None,
             baseline=args.baseline,
         )
     if args.command == "run":

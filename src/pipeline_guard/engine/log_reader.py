@@ -23,9 +23,10 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from pipeline_guard.errors import InputError
+from pipeline_guard.redact import mask_shapes
 
 BLOCK_SIZE = 8 * 1024 * 1024
 """Bytes read at a time; a chunk holds whole lines, so it may be a little larger or smaller."""
@@ -153,8 +154,58 @@ def lines_with(source: str, keywords: Sequence[bytes]) -> Iterator[str]:
                     yield clean_bytes(raw)[0].decode("utf-8", "replace")
 
 
+MAX_GZIP_RATIO = 200
+"""A gzip log may decode to at most this many times the compressed bytes read so far (once it
+has decoded :data:`GZIP_RATIO_FLOOR`): CI logs compress 5-50 times; a gzip bomb (10 MB that
+decode to 10 GB) compresses a thousand times, and is refused after a fraction of a second
+instead of being read for minutes."""
+
+GZIP_RATIO_FLOOR = 64 << 20
+"""Decoded bytes below which the ratio is not checked (a small, very repetitive log is fine)."""
+
+
+class _CountingReader(io.RawIOBase):
+    """The compressed stream, counting the bytes gzip takes from it."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.stream.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+class _BoundedGzip(io.RawIOBase):
+    """Decoded gzip bytes, refused (:class:`InputError`) beyond :data:`MAX_GZIP_RATIO`."""
+
+    def __init__(self, compressed: BinaryIO, source: str) -> None:
+        self.counter = _CountingReader(compressed)
+        self.gzip = gzip.GzipFile(fileobj=self.counter)
+        self.decoded = 0
+        self.source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count = self.gzip.readinto(buffer)
+        self.decoded += count
+        if self.decoded > GZIP_RATIO_FLOOR and self.decoded > MAX_GZIP_RATIO * self.counter.count:
+            raise InputError(
+                f"{self.source}: refused: the gzip file decodes to more than {MAX_GZIP_RATIO} "
+                "times its size (a decompression bomb, not a log)"
+            )
+        return count
+
+
 def _open_gzip(compressed: io.BufferedReader, source: str) -> BinaryIO:
-    unzipped = io.BufferedReader(gzip.GzipFile(fileobj=compressed))
+    unzipped = io.BufferedReader(_BoundedGzip(compressed, source))
     try:
         head = unzipped.peek(8192)[:8192]
     except (OSError, EOFError) as exc:
@@ -265,11 +316,30 @@ def clean_line(raw: bytes, number: int, step: str | None = None) -> CleanLine:
 
 
 def decoded_line(text: bytes, number: int, step: str | None) -> CleanLine:
-    """A cleaned line decoded (invalid UTF-8 replaced) and cut to a readable length."""
+    """A cleaned line decoded (invalid UTF-8 replaced) and cut to a readable length.
+
+    A long line is redacted *before* it is cut (:func:`~pipeline_guard.redact.mask_shapes`):
+    a token cut in two is no longer recognisable by its shape, and its first half would reach
+    the comment. The cut itself drops a word it would split (see :func:`cut_text`), which
+    also covers the secrets only the run's redactor knows (values from the environment)."""
     shown = text.decode("utf-8", "replace")
     if len(shown) > MAX_TEXT_CHARS:
-        shown = shown[:MAX_TEXT_CHARS] + "…"
+        shown = cut_text(mask_shapes(shown), MAX_TEXT_CHARS)
     return CleanLine(number, shown, step)
+
+
+_PARTIAL_WORD = re.compile(r"[^\s\"'`,;:=&?<>()\[\]{}|]+\Z")
+
+
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters (plus ``…``), without keeping the start
+    of a word the cut falls into: half a token is still a secret's half."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    if not text[limit].isspace():
+        head = _PARTIAL_WORD.sub("", head)
+    return head + "…"
 
 
 def _last_overwrite(text: bytes) -> bytes:

@@ -35,6 +35,7 @@ from pipeline_guard.engine.needle import (
     remember_needles,
 )
 from pipeline_guard.errors import ConfigError, RuleError
+from pipeline_guard.limits import MAX_RULE_FILE_BYTES, InputRefused, check_depth, read_bounded
 
 REPO_RULES_DIR = Path(".pipeline-guard") / "rules"
 MAX_WINDOW = 20
@@ -185,7 +186,9 @@ def load_rule_file(path: Path, cache: Path | None = None) -> list[Rule]:
     A file loaded before with the same bytes comes from :mod:`pipeline_guard.engine.rule_cache`.
     """
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_RULE_FILE_BYTES)
+    except InputRefused as exc:
+        raise RuleError(f"{path}: {exc}") from None
     except OSError as exc:
         raise RuleError(f"{path}: cannot read: {exc.strerror or exc}") from None
     cached = rule_cache.read_entry(data, cache)
@@ -235,13 +238,20 @@ def _parse_rule_file(path: Path, data: bytes) -> list[Rule]:
 
     try:
         document = yaml.load(data.decode("utf-8"), Loader=_yaml_loader())
+        check_depth(document)
     except UnicodeDecodeError:
         raise RuleError(f"{path}: not UTF-8 text") from None
+    except InputRefused as exc:
+        raise RuleError(f"{path}: {exc}") from None
+    except RecursionError:
+        raise RuleError(f"{path}: nested too deeply") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}:" if where is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise RuleError(f"{path}:{line} invalid YAML: {problem}") from None
+    except ValueError as exc:  # a number with more digits than Python converts
+        raise RuleError(f"{path}: invalid value ({str(exc).split(';')[0][:80]})") from None
     if document is None:
         return []
     try:

@@ -187,6 +187,7 @@ class StepTracker:
 
     def __init__(self) -> None:
         self._stack: list[str] = []
+        self._open: dict[str, int] = {}  # name -> how many times it is on the stack
         self._flat: str | None = None
 
     @property
@@ -209,12 +210,24 @@ class StepTracker:
                     found.group("title") if pattern is _GITHUB_STEP else found["name"]
                 ).strip()
                 self._stack.clear()
+                self._open.clear()
 
     def _nest(self, kind: str, name: str) -> None:
+        """Open a section, or close it and every section opened inside it. Linear in the log:
+        an end whose name is not open costs a dict lookup (a hostile log of 100k starts and
+        100k unmatched ends made the old list search quadratic), and each start is popped at
+        most once."""
         if kind == "start":
             self._stack.append(name)
-        elif name in self._stack:
-            del self._stack[self._stack.index(name) :]
+            self._open[name] = self._open.get(name, 0) + 1
+            return
+        if not self._open.get(name):
+            return
+        while True:  # pop up to and including the outermost open section of that name
+            popped = self._stack.pop()
+            self._open[popped] -= 1
+            if popped == name and not self._open[name]:
+                return
 
 
 def parse_exit(text: str, line: int, step: str | None) -> ExitLine | None:

@@ -1,7 +1,10 @@
 """Stream a (possibly huge) log from a URL to disk, with retries, within the deadline.
 
 Used for GitHub's log blob URLs: they are pre-signed, so the request carries no token, and
-the body goes to disk in chunks so a 1 GB log never sits in memory.
+the body goes to disk in chunks so a 1 GB log never sits in memory. The deadline is checked as
+the bytes arrive (a blob trickling a byte every few seconds never hits a read timeout), every
+timeout and every wait is capped by what is left of it, and the caller wraps the whole download
+in :meth:`~pipeline_guard.forges.resilience.Deadline.run`.
 """
 
 from __future__ import annotations
@@ -33,7 +36,12 @@ def stream_to_file(
         wait = _try_once(url, dest, deadline, headers or {}, attempt, max_bytes)
         if wait is None:
             return
-        time.sleep(min(wait, deadline.remaining))
+        if not deadline.allows_wait(wait):
+            raise ForgeError(
+                f"the job log download from {_host(url)} asked to wait {wait:.0f} s, more than "
+                f"the {deadline.remaining:.0f} s left of the forge API time budget"
+            )
+        time.sleep(wait)
     raise ForgeError(f"could not download the job log from {_host(url)} after {ATTEMPTS} tries")
 
 
@@ -64,6 +72,7 @@ def _try_once(  # noqa: PLR0917 - the download's pieces, each used once
                     written += len(part)
                     if max_bytes is not None and written >= max_bytes:
                         break
+                    deadline.check(f"downloading a job log from {_host(url)} (still arriving)")
     except httpx.TransportError:
         return backoff(attempt)
     return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -121,7 +122,7 @@ def _workflow_run_fields(event: Mapping[str, Any], repository: str) -> dict[str,
         "head_sha": run.get("head_sha"),
         "head_branch": run.get("head_branch"),
         "pr_number": pulls[0].get("number") if pulls else None,
-        "from_fork": bool(head_repo and head_repo != repository),
+        "from_fork": head_repo != repository,  # unknown head repository: a fork (fail closed)
     }
 
 
@@ -143,7 +144,7 @@ def _current_run_fields(
         "head_sha": _dig(pull, "head", "sha") if pull else env.get("GITHUB_SHA"),
         "head_branch": _dig(pull, "head", "ref") if pull else env.get("GITHUB_REF_NAME"),
         "pr_number": pull.get("number") if pull else None,
-        "from_fork": bool(head_repo and head_repo != repository),
+        "from_fork": pull is not None and head_repo != repository,  # unknown: a fork
     }
 
 
@@ -199,19 +200,12 @@ class GitHubForge:
     """The guard's verbs on GitHub's REST API."""
 
     def __init__(self, context: RunContext, deadline: Deadline | None = None) -> None:
-        from github import Auth, Github, GithubRetry  # noqa: PLC0415 - heavy, only when needed
+        from github import Auth, Github  # noqa: PLC0415 - heavy, only when needed
 
         assert context.token is not None
         self.context = context
         self.deadline = deadline or Deadline(context.deadline)
-        retry = GithubRetry(
-            total=3,
-            backoff_factor=0.5,
-            status_forcelist=[429, 500, 502, 503, 504],
-            max_rate_limit_wait=self.deadline.cap(60.0),
-            secondary_rate_wait=5,
-            raise_on_status=False,  # after the last retry, GitHub's answer itself is the error
-        )
+        retry = _deadline_retry(self.deadline)
         self._token = context.token.get_secret_value()
         self.github = Github(
             base_url=context.api_url,
@@ -283,7 +277,10 @@ class GitHubForge:
         blob_url = self._call("read job logs", location)
         if blob_url is None:
             return None
-        stream_to_file(blob_url, dest, self.deadline, max_bytes=max_bytes)
+        self.deadline.run(
+            f"download the log of `{job.name}`",
+            lambda: stream_to_file(blob_url, dest, self.deadline, max_bytes=max_bytes),
+        )
         return dest
 
     def fetch_past_log(self, job: PastJob, dest: Path, max_bytes: int) -> Path | None:
@@ -441,14 +438,30 @@ class GitHubForge:
     def _edit_marked(
         self, comments_url: str, marker: str, edit: Callable[[str], str]
     ) -> str | None:
+        """Edit our newest comment carrying ``marker``: only one our own identity wrote."""
+        ours = self._comment_author()
         for comment in self._paginated_raw(comments_url, None):
             old = comment.get("body") or ""
-            if marker in old:
+            if marker in old and ours(comment.get("user")):
                 _, data = self.github.requester.requestJsonAndCheck(
                     "PATCH", str(comment["url"]), input={"body": edit(old)}
                 )
                 return str(data.get("html_url") or comment.get("html_url"))
         return None
+
+    def _comment_author(self) -> Callable[[Any], bool]:
+        """Whether a comment's ``user`` is the identity this token posts as: only our own
+        comment is edited, never one that merely quotes the marker (anyone can write it).
+
+        An installation token (``ghs_``: ``GITHUB_TOKEN`` or a GitHub App's) posts as a bot,
+        ``github-actions[bot]`` or ``<app>[bot]``, and cannot ask ``GET /user`` who it is, so
+        a comment counts as ours when a bot wrote it (a person cannot post as one). Any other
+        token (a PAT) is a user: ``GET /user`` names it, and only that login counts."""
+        if self._token.startswith("ghs_"):
+            return lambda user: isinstance(user, dict) and user.get("type") == "Bot"
+        _, me = self.github.requester.requestJsonAndCheck("GET", f"{self.context.api_url}/user")
+        login = me.get("login")
+        return lambda user: isinstance(user, dict) and bool(login) and user.get("login") == login
 
     def open_fix(self, fix: FixRequest) -> str:
         """Push one commit to ``fix.branch`` through the git database API, then open or find
@@ -554,9 +567,13 @@ class GitHubForge:
         from github import GithubException, RateLimitExceededExceedsMaxWait  # noqa: PLC0415
         from requests import RequestException  # noqa: PLC0415
 
-        self.deadline.check(f"before it could {what}")
         try:
-            return action()
+            return self.deadline.run(what, action)
+        except _WaitTooLong as exc:
+            raise ForgeError(
+                f"GitHub asked to wait {exc.seconds:.0f} s before it could {what}, more than the "
+                f"{self.deadline.remaining:.0f} s left of the forge API time budget"
+            ) from None
         except RateLimitExceededExceedsMaxWait as exc:
             raise ForgeError(
                 f"GitHub API rate limit reached; could not {what} before the deadline "
@@ -611,6 +628,44 @@ def _attempt_flips(jobs: Sequence[PastJob]) -> list[tuple[PastJob, PastJob]]:
             if job.failed and later is not None and later.passed:
                 pairs.append((job, later))
     return pairs
+
+
+class _WaitTooLong(Exception):
+    """GitHub asked for a wait (``Retry-After``, a rate-limit reset) the budget cannot afford."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"retry after {seconds:.0f} s")
+        self.seconds = seconds
+
+
+def _deadline_retry(deadline: Deadline) -> Any:
+    """PyGithub's retry (urllib3's ``Retry``, inside every request) with every sleep bounded by
+    the deadline: a ``Retry-After: 3600`` or a backoff longer than what is left of the budget
+    ends the call at once (:class:`_WaitTooLong`) instead of sleeping through the run."""
+    from github import GithubRetry  # noqa: PLC0415 - heavy, only when needed
+
+    class DeadlineRetry(GithubRetry):
+        def sleep(self, response: Any = None) -> None:
+            """urllib3's sleep between tries (``Retry-After``, else the backoff, which
+            GithubRetry sets to a rate limit's reset time), refused beyond the deadline."""
+            wait = None
+            if self.respect_retry_after_header and response is not None:
+                wait = self.get_retry_after(response)
+            if not wait:
+                wait = self.get_backoff_time()
+            if wait > 0:
+                if not deadline.allows_wait(wait):
+                    raise _WaitTooLong(wait)
+                time.sleep(wait)
+
+    return DeadlineRetry(
+        total=3,
+        backoff_factor=0.5,
+        status_forcelist=[429, 500, 502, 503, 504],
+        max_rate_limit_wait=deadline.cap(60.0),
+        secondary_rate_wait=5,
+        raise_on_status=False,  # after the last retry, GitHub's answer itself is the error
+    )
 
 
 def _next_link(link: str | None) -> str | None:

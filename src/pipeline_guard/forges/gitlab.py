@@ -114,10 +114,13 @@ def _merge_request_iid(env: Mapping[str, str]) -> int | None:
 
 
 def _from_fork(env: Mapping[str, str]) -> bool:
-    """Whether the MR comes from another project than the one it targets."""
+    """Whether the MR comes from another project than the one it targets. An MR pipeline that
+    does not say where its source is counts as a fork (fail closed: no fix MR from it)."""
+    if not env.get("CI_MERGE_REQUEST_IID"):
+        return False  # a branch pipeline: no merge request, no fork
     source = env.get("CI_MERGE_REQUEST_SOURCE_PROJECT_ID")
     target = env.get("CI_MERGE_REQUEST_PROJECT_ID") or env.get("CI_PROJECT_ID")
-    return bool(source and target and source != target)
+    return not (source and target and source == target)
 
 
 def publish(env: Mapping[str, str], summary: str, outputs: Mapping[str, str]) -> None:
@@ -184,7 +187,12 @@ class GitLabForge:
         def save() -> Path | None:
             try:
                 with dest.open("wb") as handle:
-                    writer = _CappedWriter(handle.write, max_bytes)
+
+                    def write(chunk: bytes) -> None:
+                        handle.write(chunk)
+                        self.deadline.check(f"reading the trace of `{job.name}` (still arriving)")
+
+                    writer = _CappedWriter(write, max_bytes)
                     self.project.jobs.get(job.id, lazy=True).trace(
                         streamed=True, action=writer, chunk_size=1 << 20
                     )
@@ -337,11 +345,18 @@ class GitLabForge:
         )
 
     def _edit_marked(self, number: int, marker: str, edit: Callable[[str], str]) -> str | None:
+        """Edit our note carrying ``marker``: only one the token's user wrote (anyone can write
+        the marker; ``GET /user`` names the token's user, a project access token's bot user).
+        A 403 on the edit is still passed over (the author check cannot see every case)."""
         from gitlab.exceptions import GitlabUpdateError  # noqa: PLC0415
 
+        self.gitlab.auth()
+        me = getattr(self.gitlab.user, "id", None)
         mr = self.project.mergerequests.get(number, lazy=True)
         for note in mr.notes.list(iterator=True):
             if getattr(note, "system", False) or marker not in (note.body or ""):
+                continue
+            if me is None or (getattr(note, "author", None) or {}).get("id") != me:
                 continue
             note.body = edit(note.body)
             try:
@@ -396,9 +411,8 @@ class GitLabForge:
         from requests import RequestException  # noqa: PLC0415
 
         for attempt in range(ATTEMPTS):
-            self.deadline.check(f"before it could {what}")
             try:
-                return action()
+                return self.deadline.run(what, action)
             except GitlabError as exc:
                 status = exc.response_code or 0
                 if status < 500 or attempt == ATTEMPTS - 1:

@@ -3,14 +3,27 @@
 Each call has its own timeout and a few retries (honouring ``Retry-After`` and rate-limit
 reset headers); the :class:`Deadline` bounds the sum, so an API that is slow or down cannot
 keep the job running for an hour: the guard stops asking and reports what it has.
+
+**Every forge call goes through** :meth:`Deadline.run` (``forge.deadline.run("list jobs",
+lambda: ...)``, or the forge's own ``_call``, which uses it). Timeouts and capped sleeps alone
+cannot bound a call: a read timeout restarts with every byte (a log blob trickling a byte every
+5 s never times out), and libraries retry and sleep inside one call (urllib3 inside PyGithub
+sleeps for a ``Retry-After: 3600``). ``run`` waits for the call at most until the budget ends,
+then raises a :class:`~pipeline_guard.errors.ForgeError` that names the call; the abandoned
+call finishes (or not) in a daemon thread that cannot outlive the process, while the guard
+writes the diagnosis, summary, report and outputs it already has.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from pipeline_guard.errors import ForgeError
+
+T = TypeVar("T")
 
 DEFAULT_BUDGET = 300.0  # seconds for all forge calls of one run
 MAX_WAIT = 60.0  # never sleep longer than this for one retry
@@ -21,8 +34,8 @@ class Deadline:
     context reader takes from ``PIPELINE_GUARD_DEADLINE``; else the default)."""
 
     def __init__(self, seconds: float | None = None) -> None:
-        budget = seconds if seconds is not None else DEFAULT_BUDGET
-        self.expires = time.monotonic() + budget
+        self.budget = seconds if seconds is not None else DEFAULT_BUDGET
+        self.expires = time.monotonic() + self.budget
 
     @property
     def remaining(self) -> float:
@@ -35,7 +48,40 @@ class Deadline:
     def check(self, doing: str) -> None:
         """Raise when the budget is spent, naming what could not be done."""
         if self.remaining <= 0:
-            raise ForgeError(f"gave up {doing}: the forge API time budget is spent")
+            raise ForgeError(
+                f"gave up {doing}: the forge API time budget is spent "
+                f"({self.budget:g} s, PIPELINE_GUARD_DEADLINE)"
+            )
+
+    def run(self, what: str, action: Callable[[], T]) -> T:
+        """``action()`` (one forge call, its retries included), given up on when the budget
+        ends: then a :class:`ForgeError` says that ``what`` ran out of time. See the module
+        docstring for why a thread, and why that is safe."""
+        self.check(f"before it could {what}")
+        outcome: list[T] = []
+        failure: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                outcome.append(action())
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                failure.append(exc)
+
+        worker = threading.Thread(target=call, name=f"pipeline-guard: {what}", daemon=True)
+        worker.start()
+        worker.join(self.remaining)
+        if worker.is_alive():
+            raise ForgeError(
+                f"gave up trying to {what}: the forge API time budget is spent "
+                f"({self.budget:g} s, PIPELINE_GUARD_DEADLINE)"
+            )
+        if failure:
+            raise failure[0]
+        return outcome[0]
+
+    def allows_wait(self, seconds: float) -> bool:
+        """Whether waiting ``seconds`` (a ``Retry-After``) still leaves time for the retry."""
+        return seconds < self.remaining
 
 
 def deadline_from(env: Mapping[str, str]) -> float | None:

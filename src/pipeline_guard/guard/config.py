@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline_guard.categories import Action, Category
 from pipeline_guard.errors import ConfigError
+from pipeline_guard.limits import MAX_CONFIG_BYTES, InputRefused, check_depth, read_bounded
 
 CONFIG_FILE = ".pipeline-guard.yml"
 
@@ -126,18 +127,25 @@ def load_config(repo_root: Path | None = None, path: Path | None = None) -> Repo
     the file at ``path``, which must then exist."""
     if path is None:
         path = (repo_root or Path.cwd()) / CONFIG_FILE
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             return RepoConfig()
-    elif not path.is_file():
+    elif not path.exists():
         raise ConfigError(f"{path}: config file not found")
     import yaml  # noqa: PLC0415 - most repositories have no config file (start-up time)
 
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(read_bounded(path, MAX_CONFIG_BYTES).decode("utf-8"))
+        check_depth(document)
+    except InputRefused as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}:" if mark is not None else ""
         raise ConfigError(f"{path}:{where} invalid YAML") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
+    except ValueError as exc:  # a number with more digits than Python converts
+        raise ConfigError(f"{path}: invalid value ({str(exc).split(';')[0][:80]})") from None
     if document is not None and not isinstance(document, dict):
         raise ConfigError(f"{path}: expected a mapping of settings at the top level")
     try:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,7 +31,7 @@ from pipeline_guard.categories import Action
 from pipeline_guard.context import RunContext
 from pipeline_guard.guard.act import FixOutcome, Outcome, RetryOutcome
 from pipeline_guard.guard.policy import JobPlan, Plan
-from pipeline_guard.markdown import evidence_block, percent
+from pipeline_guard.markdown import escape_inline, evidence_block, percent
 from pipeline_guard.redact import Redactor
 
 COMMENT_LIMIT = 65_536
@@ -39,6 +39,7 @@ SAFE_LIMIT = COMMENT_LIMIT - 1_536  # room for the header, footer and multi-byte
 MAX_LINE = 300
 SHOWN_JOBS = 3  # jobs listed in a group's section before the rest fold into <details>
 PASSED_TAG = "<!-- pipeline-guard:passed -->"
+_Model = TypeVar("_Model", bound=BaseModel)
 
 _PATH = re.compile(r"(?:[A-Za-z]:)?[\w.@~+-]*[/\\][\w.@~+/\\-]*")
 _NUMBER = re.compile(r"\b0x[0-9a-fA-F]+\b|\d+(?:\.\d+)*")
@@ -180,6 +181,7 @@ def comment_markdown(
 ) -> str:
     """The PR/MR comment: hidden ``marker``, a table of causes, a section per group of jobs,
     what was done. Without ``marker``, the same report for the job summary."""
+    plan, outcome = redacted(plan, redactor), redacted(outcome, redactor)
     groups = group_jobs(plan.jobs)
     while True:
         sections = [_group_section(group, outcome, context, evidence) for group in groups]
@@ -200,8 +202,14 @@ def summary_markdown(context: RunContext, plan: Plan, outcome: Outcome, redactor
     return comment_markdown(context, plan, outcome, redactor)
 
 
+def redacted(model: _Model, redactor: Redactor) -> _Model:
+    """A copy of ``model`` with every text in it redacted, *before* anything is cut to length
+    (a cut can split a secret in two and leave its first half unrecognisable)."""
+    return type(model).model_validate(redactor.redact_values(model.model_dump(mode="json")))
+
+
 def _header(context: RunContext, plan: Plan, outcome: Outcome) -> str:
-    run = f"[{_inline(context.run_title)}]({context.run_url})" if context.run_url else "this run"
+    run = f"[{_name(context.run_title)}]({context.run_url})" if context.run_url else "this run"
     count = len(plan.jobs)
     if not count and outcome.problems:
         return f"### pipeline-guard could not read the failed jobs of {run}"
@@ -235,14 +243,14 @@ def _table(groups: Sequence[JobGroup], outcome: Outcome, context: RunContext) ->
         diagnosis = group.first.diagnosis
         did = _group_words(group, outcome, context).replace("|", "/")
         rows.append(
-            f"| {_jobs_cell(group)} | {_cell(diagnosis.title)} | `{diagnosis.category}` "
+            f"| {_jobs_cell(group)} | {_name(diagnosis.title)} | `{diagnosis.category}` "
             f"{percent(diagnosis.confidence)} | {did} |"
         )
     return "\n".join(rows)
 
 
 def _jobs_cell(group: JobGroup) -> str:
-    names = [_inline(job.job.name) for job in group.jobs]
+    names = [_name(job.job.name) for job in group.jobs]
     if len(names) == 1:
         return names[0]
     return f"{names[0]} and {len(names) - 1} more"
@@ -260,9 +268,9 @@ def _group_section(group: JobGroup, outcome: Outcome, context: RunContext, evide
     step = f", step `{_inline(step_name)}`" if step_name else ""
     if len(group.jobs) == 1:
         link = f" ([log]({first.job.url}))" if first.job.url else ""
-        head = f"#### {_inline(first.job.name)}: {_inline(diagnosis.title)}{link}"
+        head = f"#### {_name(first.job.name)}: {_name(diagnosis.title)}{link}"
     else:
-        head = f"#### {_inline(diagnosis.title)} ({len(group.jobs)} jobs)"
+        head = f"#### {_name(diagnosis.title)} ({len(group.jobs)} jobs)"
     lines = [
         head,
         f"`{diagnosis.category}` ({percent(diagnosis.confidence)} sure){step}. {diagnosis.explain}",
@@ -322,7 +330,7 @@ def broken_trunk_group(plan: Plan) -> list[str]:
         sha = f"`{trunk.short_sha}`"
         since = f"[{sha}]({trunk.since_url})" if trunk.since_url else sha
         items.append(
-            f"> - **{_inline(job.job.name)}**: also failing on `{trunk.branch}` since {since}: "
+            f"> - **{_name(job.job.name)}**: also failing on `{trunk.branch}` since {since}: "
             "probably not caused by this change"
         )
     if not items:
@@ -363,7 +371,7 @@ def passed_comment(context: RunContext, old: str, marker: str) -> str:
         earlier = body[start:] if start >= 0 else ""
     else:
         earlier = f"<details><summary>The earlier report</summary>\n\n{body}\n</details>\n"
-    run = f"[{_inline(context.run_title)}]({context.run_url})" if context.run_url else "A later run"
+    run = f"[{_name(context.run_title)}]({context.run_url})" if context.run_url else "A later run"
     return "\n".join(
         [
             marker,
@@ -428,7 +436,7 @@ def json_report(context: RunContext, plan: Plan, outcome: Outcome, redactor: Red
         "errors": outcome.errors,
         "exit_code": outcome.exit_code,
     }
-    return redactor.redact(json.dumps(document, indent=2))
+    return json.dumps(redactor.redact_values(document), indent=2)
 
 
 def _job_entry(job: JobPlan, outcome: Outcome, context: RunContext) -> dict[str, Any]:
@@ -450,5 +458,6 @@ def _inline(text: str) -> str:
     return text.replace("`", "'").replace("\n", " ")[:MAX_LINE]
 
 
-def _cell(text: str) -> str:
-    return _inline(text).replace("|", "\\|")
+def _name(text: str) -> str:
+    """A name in a heading or table cell: a fork controls job and step names."""
+    return escape_inline(_inline(text))

@@ -11,11 +11,19 @@ unicode scalar; anything else is refused. Writing packs is training's job (it ha
 from __future__ import annotations
 
 import ast
+import io
 import sys
 import zipfile
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline_guard.limits import (
+    MAX_MODEL_BYTES,
+    MAX_MODEL_MEMBER_BYTES,
+    InputRefused,
+    read_bounded,
+)
 
 _MAGIC = b"\x93NUMPY"
 _TYPECODES = {"<f4": "f", "<i8": "q"}
@@ -34,14 +42,38 @@ class Array:
 
 
 def read_npz(path: Path, names: tuple[str, ...]) -> tuple[dict[str, Array], str]:
-    """The numeric members ``names`` of an ``.npz`` file, and its ``meta`` text member."""
-    with zipfile.ZipFile(path) as archive:
+    """The numeric members ``names`` of an ``.npz`` file, and its ``meta`` text member.
+
+    The file must be a regular file of at most :data:`~pipeline_guard.limits.MAX_MODEL_BYTES`
+    and each member at most :data:`~pipeline_guard.limits.MAX_MODEL_MEMBER_BYTES` once
+    uncompressed, counted as it is inflated (a zip's declared sizes are the attacker's word);
+    else :class:`~pipeline_guard.limits.InputRefused`."""
+    if not path.exists():
+        raise FileNotFoundError(path)
+    if path.is_dir():
+        raise IsADirectoryError(path)
+    data = read_bounded(path, MAX_MODEL_BYTES)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
         members = set(archive.namelist())
         missing = [name for name in ("meta", *names) if f"{name}.npy" not in members]
         if missing:
             raise NpyError(f"missing {', '.join(missing)}")
-        meta = _read_text(archive.read("meta.npy"))
-        return {name: _read_numeric(archive.read(f"{name}.npy"), name) for name in names}, meta
+        meta = _read_text(_member(archive, "meta"))
+        return {name: _read_numeric(_member(archive, name), name) for name in names}, meta
+
+
+def _member(archive: zipfile.ZipFile, name: str) -> bytes:
+    """One member, inflated up to the bound and refused beyond it."""
+    too_large = InputRefused(
+        f"has a member ({name}) larger than {MAX_MODEL_MEMBER_BYTES >> 20} MiB uncompressed"
+    )
+    if archive.getinfo(f"{name}.npy").file_size > MAX_MODEL_MEMBER_BYTES:
+        raise too_large
+    with archive.open(f"{name}.npy") as member:
+        blob = member.read(MAX_MODEL_MEMBER_BYTES + 1)
+    if len(blob) > MAX_MODEL_MEMBER_BYTES:
+        raise too_large
+    return blob
 
 
 def _header(blob: bytes) -> tuple[dict[str, object], int]:

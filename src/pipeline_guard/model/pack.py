@@ -56,6 +56,7 @@ from typing import Any
 
 from pipeline_guard.engine.prediction import SCOPES, Prediction
 from pipeline_guard.errors import ModelError
+from pipeline_guard.limits import InputRefused, check_depth
 from pipeline_guard.model.features import FEATURE_VERSION, line_features
 from pipeline_guard.model.npy import Array, NpyError, read_npz
 
@@ -133,6 +134,8 @@ def load_model(path: Path) -> ModelPack:
         raise ModelError(f"{path}: model file not found") from None
     except IsADirectoryError:
         raise ModelError(f"{path}: is a directory, not a model file") from None
+    except InputRefused as exc:
+        raise ModelError(f"{path}: refused: it {exc}") from None
     except NpyError as exc:
         if str(exc).startswith("missing"):
             raise ModelError(f"{path}: not a pipeline-guard model pack ({exc})") from None
@@ -150,8 +153,9 @@ def _reason(exc: BaseException) -> str:
 def _validated(path: Path, meta_text: str, arrays: dict[str, Array]) -> ModelPack:
     try:
         meta = json.loads(meta_text)
-    except json.JSONDecodeError:
-        raise ModelError(f"{path}: corrupt model file (meta is not JSON)") from None
+        check_depth(meta)
+    except (ValueError, RecursionError):  # not JSON, a 100k-digit number, nested too deep
+        raise ModelError(f"{path}: corrupt model file (meta is not valid JSON)") from None
     if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
         raise ModelError(f"{path}: not a pipeline-guard model pack")
     if meta.get("version") != MODEL_VERSION:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from pipeline_guard.cache_dir import cache_dir
@@ -12,10 +13,12 @@ from pipeline_guard.cli.model_choice import choose_model
 from pipeline_guard.cli.progress import counted
 from pipeline_guard.cli.render import render, use_colour
 from pipeline_guard.engine.analysis import LogResult, iter_results
+from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.log_reader import open_log
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.errors import GuardError, InputError, UsageError
+from pipeline_guard.redact import Redactor
 
 
 def run(
@@ -27,9 +30,13 @@ def run(
     model_path: Path | None = None,
     use_model: bool = True,
     env: Mapping[str, str],
+    redactor: Redactor | None = None,
     baseline: str | None = None,
 ) -> int:
     """Diagnose every source; exit 2 if any could not be read (the others are still printed).
+
+    Output is redacted (``redactor``; None only for ``--no-redact``): ``analyze`` output is
+    pasted into issues and chat, and CI systems keep job logs.
 
     ``baseline``: a log of a green run of the same job; lines also found there are not taken
     as the cause. An unreadable baseline is a usage error (exit 2): the user named it.
@@ -49,15 +56,26 @@ def run(
             outcomes.extend(iter_results(inputs, matcher, model, baseline))
     except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
         stopped = exc
+    if redactor is not None:
+        outcomes = [_redacted(outcome, redactor) for outcome in outcomes]
     sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout, env)))
     sys.stdout.flush()
     failed = [outcome for outcome in outcomes if outcome.error]
     for outcome in failed:
         report_error(outcome.error or "")
     if stopped is not None:
-        report_error(str(stopped))
+        report_error(redactor.redact(str(stopped)) if redactor else str(stopped))
         return stopped.exit_code
     return 2 if failed else 0
+
+
+def _redacted(outcome: LogResult, redactor: Redactor) -> LogResult:
+    """The outcome with every text of its diagnosis (and its error) redacted."""
+    diagnosis = outcome.diagnosis
+    if diagnosis is not None:
+        diagnosis = Diagnosis.model_validate(redactor.redact_values(diagnosis.model_dump()))
+    error = redactor.redact(outcome.error) if outcome.error else outcome.error
+    return replace(outcome, diagnosis=diagnosis, error=error)
 
 
 def _check_baseline(baseline: str) -> None:
