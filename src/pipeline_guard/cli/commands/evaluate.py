@@ -44,7 +44,7 @@ def run(
     else:
         model = choose_model(model_path, use_model)
         header, verdicts = _with_loaded_model(cases, rules, model, details)
-    gold = [case.category.value for case in cases]
+    gold = [case.label for case in cases]
     columns = {name: score(gold, predicted) for name, predicted in verdicts.items()}
     if fmt == "json":
         sys.stdout.write(
@@ -122,7 +122,7 @@ def _print_misses(
     print(f"wrong in {last}:")
     for index, case in enumerate(cases):
         predicted = verdicts[last][index]
-        if predicted != case.category.value:
+        if predicted != case.label:
             others = ", ".join(
                 f"{name} {verdicts[name][index]}" for name in verdicts if name != last
             )
