@@ -19,7 +19,11 @@ def test_github_step_that_failed_is_cut_from_its_group_to_its_exit(tmp_path: Pat
     )
     step = step_lines(log)
     assert step.first_line == 3
-    assert step.texts == ["Run npm test", "FAIL src/app.test.js", "Process completed with exit code 1."]
+    assert step.texts == [
+        "Run npm test",
+        "FAIL src/app.test.js",
+        "Process completed with exit code 1.",
+    ]
     assert step.exit_index == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -10,11 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_model import tiny_pack
 
 from conftest import run_cli
 from pipeline_guard.cli.model_choice import LazyModel, bundled_model_path, choose_ranker
+from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.errors import ModelError
+from pipeline_guard.lab.corpus import read_corpus
 from pipeline_guard.lab.pack_writer import write_ranker_part
+from pipeline_guard.lab.ranker_training import RankerSettings, case_key, fold_rankers
 from pipeline_guard.model.pack import load_model
 from pipeline_guard.model.pack_format import RANKER_FEATURES
 from pipeline_guard.model.ranker import load_ranker
@@ -22,13 +27,15 @@ from pipeline_guard.model.step_features import (
     MAX_RANKED_BEFORE,
     RANKER_FEATURE_VERSION,
     hash_name,
+    line_hash,
 )
-from test_model import tiny_pack
 
 BITS = 12
 
 
-def tiny_ranker(path: Path, weights: dict[str, float], common: dict[int, int] | None = None) -> Path:
+def tiny_ranker(
+    path: Path, weights: dict[str, float], common: dict[int, int] | None = None
+) -> Path:
     """A hand-made ranker part: each named feature carries the given weight."""
     ids = sorted({hash_name(name, BITS) for name in weights})
     values = np.zeros(len(ids), dtype=np.float32)
@@ -67,8 +74,6 @@ def test_lines_far_above_the_exit_rank_below_every_scored_line(tmp_path: Path) -
 
 
 def test_lines_common_to_many_projects_weigh_what_the_table_says(tmp_path: Path) -> None:
-    from pipeline_guard.model.step_features import line_hash
-
     boiler = "Setting environment variables from repository settings"
     path = tiny_ranker(tmp_path / "r.npz", {"x:8": -4.0}, common={line_hash(boiler): 9})
     ranker = load_ranker(path)
@@ -106,8 +111,6 @@ def test_bad_ranker_parts_get_one_line_naming_the_file(
     with np.load(path, allow_pickle=False) as loaded:
         meta = json.loads(str(loaded["meta"]))
     meta["ranker"].update(change)
-    import io
-
     buffer = io.BytesIO()
     np.lib.format.write_array(buffer, np.array(json.dumps(meta)), allow_pickle=False)
     members["meta.npy"] = buffer.getvalue()
@@ -197,10 +200,6 @@ def test_train_ranker_learns_the_cause_over_the_summary_and_keeps_the_category_m
 
 
 def test_fold_rankers_never_score_a_log_with_its_own_project(tmp_path: Path) -> None:
-    from pipeline_guard.engine.rule import load_rules
-    from pipeline_guard.lab.corpus import read_corpus
-    from pipeline_guard.lab.ranker_training import RankerSettings, case_key, fold_rankers
-
     corpus = write_span_corpus(tmp_path / "corpus", ["alpha", "beta", "gamma"])
     cases = read_corpus(corpus)
     rankers = fold_rankers(cases, load_rules(), RankerSettings(folds=3))

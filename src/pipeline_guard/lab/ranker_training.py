@@ -69,6 +69,8 @@ MIN_PROJECTS = 2
 
 
 DEFAULT_RANKER_BITS = 18
+GROUPS = "tndrsecx"
+"""The feature groups of :mod:`~pipeline_guard.model.step_features`, by their names' prefix."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +79,8 @@ class RankerSettings:
     c: float = 0.1
     seed: int = 0
     folds: int = 5
-    per_project: bool = False
-    """Weigh each project the same (else each log): a project with 30 logs of one failure
-    would otherwise teach its own lines 30 times."""
+    drop: str = ""
+    """Feature groups left out (letters of :data:`GROUPS`): for the ablation only."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,9 @@ class StepCase:
     rule_line: int | None
     """The log line the rules choose inside the failing step (root cause of its hits), if any."""
     ids: npt.NDArray[np.int32]
+    kinds: npt.NDArray[np.int8]
+    """The feature group of each id (its name's first letter, see :data:`GROUPS`), for
+    ablations."""
     """Feature ids of every ranked line but the common-line one, concatenated."""
     indptr: npt.NDArray[np.int64]
     hashes: list[int]
@@ -138,7 +142,10 @@ def _spool(case: Case, matcher: Matcher, corpus: str, bits: int) -> StepCase:
     ranked = ranked_range(len(texts), step.exit_index)
     kept = texts[ranked.start : ranked.stop]
     names = step_feature_names(kept, step.exit_index - ranked.start)
-    per_line = [sorted({hash_name(name, bits) for name in line}) for line in names]
+    per_line = [
+        sorted({hash_name(name, bits): GROUPS.index(name[0]) for name in line}.items())
+        for line in names
+    ]
     picked = rules_pick(texts, matcher)
     return StepCase(
         id=case.id,
@@ -148,7 +155,8 @@ def _spool(case: Case, matcher: Matcher, corpus: str, bits: int) -> StepCase:
         exit_index=step.exit_index - ranked.start,
         spans=case.spans,
         rule_line=step.first_line + picked if picked is not None else None,
-        ids=np.asarray([i for ids in per_line for i in ids], dtype=np.int32),
+        ids=np.asarray([i for ids in per_line for i, _ in ids], dtype=np.int32),
+        kinds=np.asarray([k for ids in per_line for _, k in ids], dtype=np.int8),
         indptr=np.concatenate([[0], np.cumsum([len(ids) for ids in per_line])]).astype(np.int64),
         hashes=[line_hash(text) for text in kept],
         log_hashes=frozenset(line_hash(line.text) for line in lines),
@@ -182,17 +190,26 @@ def other_projects(table: Counter[int], key: int, own: frozenset[int] | None) ->
     return found if found >= MIN_PROJECTS else 0
 
 
-def step_matrix(
-    step: StepCase, rows: Sequence[int], table: Counter[int], bits: int, training: bool
+def step_matrix(  # noqa: PLR0917 - the matrix's inputs, all needed
+    step: StepCase,
+    rows: Sequence[int],
+    table: Counter[int],
+    bits: int,
+    training: bool,
+    drop: str = "",
 ) -> sparse.csr_matrix:
     """Binary features of the chosen rows of one step, the common-line one added."""
     own = step.log_hashes if training else None
     indices: list[npt.NDArray[np.int32]] = []
     indptr = [0]
+    dropped = np.asarray([GROUPS.index(group) for group in drop], dtype=np.int8)
     for row in rows:
         base = step.ids[step.indptr[row] : step.indptr[row + 1]]
+        if drop:
+            base = base[~np.isin(step.kinds[step.indptr[row] : step.indptr[row + 1]], dropped)]
         common = hash_name(common_name(other_projects(table, step.hashes[row], own)), bits)
-        ids = np.union1d(base, np.asarray([common], dtype=np.int32))
+        extra = [] if "x" in drop else [common]
+        ids = np.union1d(base, np.asarray(extra, dtype=np.int32))
         indices.append(ids)
         indptr.append(indptr[-1] + len(ids))
     flat = np.concatenate(indices) if indices else np.zeros(0, np.int32)
@@ -222,16 +239,14 @@ def fit_ranker(
     table = common_lines(steps)
     rng = random.Random(settings.seed)
     blocks, labels, weights = [], [], []
-    logs_of = Counter(step.group for step in steps)
     for step in steps:
         rows, flags = training_rows(step, rng)
-        if not any(flags):
-            continue  # the span lies outside the failing step: nothing to learn here
-        blocks.append(step_matrix(step, rows, table, settings.bits, training=True))
+        if not any(flags) or all(flags):
+            continue  # the span lies outside the step, or is all of it: nothing to learn here
+        blocks.append(step_matrix(step, rows, table, settings.bits, True, settings.drop))
         positives = sum(flags)
         negatives = len(flags) - positives
-        share = 1.0 / logs_of[step.group] if settings.per_project else 1.0
-        weights += [share / (positives if flag else max(1, negatives)) for flag in flags]
+        weights += [1.0 / (positives if flag else negatives) for flag in flags]
         labels += flags
     if not blocks:
         raise UsageError("no labelled span inside a failing step: nothing to train the ranker on")
@@ -241,14 +256,19 @@ def fit_ranker(
 
 
 def score_step(
-    model: LogisticRegression, table: Counter[int], step: StepCase, bits: int
+    model: LogisticRegression, table: Counter[int], step: StepCase, settings: RankerSettings
 ) -> npt.NDArray[np.float64]:
     """The ranker's score of every ranked line of a held-out step."""
     if not step.size:
         return np.zeros(0)
-    matrix = step_matrix(step, range(step.size), table, bits, training=False)
-    scores: npt.NDArray[np.float64] = matrix @ model.coef_[0] + model.intercept_[0]
+    matrix = step_matrix(step, range(step.size), table, settings.bits, False, settings.drop)
+    scores: npt.NDArray[np.float64] = matrix @ model.coef_[0] + _intercept(model)
     return scores
+
+
+def _intercept(model: LogisticRegression) -> float:
+    """The fitted intercept, as a plain float."""
+    return float(np.ravel(np.asarray(model.intercept_, dtype=np.float64))[0])
 
 
 def top_line(step: StepCase, scores: Sequence[float] | npt.NDArray[np.float64]) -> int | None:
@@ -281,7 +301,7 @@ def cross_validate_ranker(
         model, table = fit_ranker([steps[i] for i in train], settings)
         for index in test:
             step = steps[index]
-            ranked = top_line(step, score_step(model, table, step, settings.bits))
+            ranked = top_line(step, score_step(model, table, step, settings))
             combined = step.rule_line if step.rule_line is not None else ranked
             results[index] = RankerResult(step, ranked, combined)
     return [results[index] for index in range(len(steps))]
@@ -322,7 +342,7 @@ def ranker_settings_meta(
             "version": RANKER_FEATURE_VERSION,
             "bits": settings.bits,
         },
-        "intercept": round(float(model.intercept_[0]), 6),
+        "intercept": round(_intercept(model), 6),
         "trained": {
             **trained,
             "classifier": f"sklearn.linear_model.LogisticRegression(C={settings.c}, "

@@ -79,7 +79,7 @@ def _ranker(
         raise UsageError("no log in the given corpora has a labelled failure span")
     started = time.monotonic()
     logs = train_ranker(
-        spanned, rules, output, RankerSettings(seed=args.seed), [str(c) for c in corpora]
+        spanned, rules, output, RankerSettings(seed=args.seed), [c.name for c in corpora]
     )
     print(
         f"wrote the line ranker into {output} ({output.stat().st_size // 1024} KiB) from "
