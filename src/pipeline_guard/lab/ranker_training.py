@@ -79,6 +79,8 @@ class RankerSettings:
     c: float = 0.1
     seed: int = 0
     folds: int = 5
+    min_weight: float = 0.003
+    """Weights smaller than this are dropped from the pack (see :func:`pruned_weights`)."""
     drop: str = ""
     """Feature groups left out (letters of :data:`GROUPS`): for the ablation only."""
 
@@ -262,7 +264,8 @@ def score_step(
     if not step.size:
         return np.zeros(0)
     matrix = step_matrix(step, range(step.size), table, settings.bits, False, settings.drop)
-    scores: npt.NDArray[np.float64] = matrix @ model.coef_[0] + _intercept(model)
+    weights = pruned_weights(model, settings.min_weight).astype(np.float64)
+    scores: npt.NDArray[np.float64] = matrix @ weights + _intercept(model)
     return scores
 
 
@@ -319,9 +322,19 @@ def project_folds(groups: Sequence[str], wanted: int) -> list[tuple[list[int], l
     ]
 
 
-def ranker_arrays(model: LogisticRegression, table: Counter[int]) -> dict[str, npt.NDArray[Any]]:
-    """The pack members of a fitted ranker (:data:`~.pack_format.RANKER_MEMBERS`)."""
+def pruned_weights(model: LogisticRegression, min_weight: float) -> npt.NDArray[np.float32]:
+    """The weights, those smaller than ``min_weight`` set to zero: most features occur in a
+    line or two and weigh next to nothing; dropping them makes the pack small and fast to
+    read, and cross-validation scores the pruned model, as shipped."""
     coef = np.asarray(model.coef_[0], dtype=np.float32)
+    return np.where(np.abs(coef) >= min_weight, coef, np.float32(0.0))
+
+
+def ranker_arrays(
+    model: LogisticRegression, table: Counter[int], min_weight: float
+) -> dict[str, npt.NDArray[Any]]:
+    """The pack members of a fitted ranker (:data:`~.pack_format.RANKER_MEMBERS`)."""
+    coef = pruned_weights(model, min_weight)
     used = np.flatnonzero(coef).astype(np.int64)
     common = np.asarray(sorted(table), dtype=np.int64)
     return {
@@ -349,6 +362,7 @@ def ranker_settings_meta(
             "solver='liblinear'), pointwise, each step weighted equally",
             "sklearn": sklearn.__version__,
             "seed": settings.seed,
+            "min_weight": settings.min_weight,
         },
     }
 
@@ -357,11 +371,16 @@ def in_memory_ranker(
     model: LogisticRegression, table: Counter[int], settings: RankerSettings
 ) -> LineRanker:
     """The fitted ranker as inference runs it (pure Python), without writing a pack."""
-    arrays = ranker_arrays(model, table)
+    arrays = ranker_arrays(model, table, settings.min_weight)
     meta = ranker_settings_meta(model, settings, {})
     return LineRanker(
-        feature_ids=array("q", arrays["ranker_feature_ids"].tolist()),
-        weights=array("f", arrays["ranker_weights"].tolist()),
+        weights=dict(
+            zip(
+                arrays["ranker_feature_ids"].tolist(),
+                array("f", arrays["ranker_weights"].tolist()),
+                strict=True,
+            )
+        ),
         intercept=float(meta["intercept"]),
         bits=settings.bits,
         common=array("q", arrays["ranker_common"].tolist()),
@@ -410,6 +429,8 @@ def train_ranker(
         "projects": len({s.group for s in steps}),
     }
     write_ranker_part(
-        out, ranker_settings_meta(model, settings, trained), ranker_arrays(model, table)
+        out,
+        ranker_settings_meta(model, settings, trained),
+        ranker_arrays(model, table, settings.min_weight),
     )
     return len(steps)

@@ -20,9 +20,10 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
+import operator
 from array import array
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,15 +45,16 @@ from pipeline_guard.model.step_features import (
     step_feature_names,
 )
 
+MAX_MEMO = 200_000
+"""Feature names whose id is remembered between lines (then the memo starts afresh)."""
+
 
 @dataclass(frozen=True)
 class LineRanker:
     """A pack's line ranker; a :class:`~pipeline_guard.engine.prediction.LineScorer`."""
 
-    feature_ids: array  # type: ignore[type-arg]
-    """int64, sorted."""
-    weights: array  # type: ignore[type-arg]
-    """float32, one per feature id."""
+    weights: dict[int, float]
+    """Feature id to weight (ids not here weigh zero)."""
     intercept: float
     bits: int
     common: array  # type: ignore[type-arg]
@@ -60,6 +62,9 @@ class LineRanker:
     common_projects: array  # type: ignore[type-arg]
     """int64: in how many projects each line of ``common`` occurs."""
     meta: dict[str, Any]
+    _ids: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    """Feature name to id, memoised: most names (positions, shapes, common words) recur on every
+    line."""
 
     def score_lines(self, lines: Sequence[str], exit_index: int) -> list[float]:
         """One score per line of the failing step (see the module docstring)."""
@@ -84,15 +89,18 @@ class LineRanker:
         return 0
 
     def _score(self, names: Sequence[str], projects: int) -> float:
-        ids = {hash_name(name, self.bits) for name in names}
-        ids.add(hash_name(common_name(projects), self.bits))
-        total = self.intercept
-        feature_ids, weights = self.feature_ids, self.weights
-        for feature in ids:
-            row = bisect.bisect_left(feature_ids, feature)
-            if row < len(feature_ids) and feature_ids[row] == feature:
-                total += weights[row]
-        return total
+        ids = {self._id(name) for name in names}
+        ids.add(self._id(common_name(projects)))
+        weight = self.weights.get
+        return self.intercept + sum(weight(feature, 0.0) for feature in ids)
+
+    def _id(self, name: str) -> int:
+        found = self._ids.get(name)
+        if found is None:
+            if len(self._ids) > MAX_MEMO:
+                self._ids.clear()
+            found = self._ids[name] = hash_name(name, self.bits)
+        return found
 
 
 def load_ranker(path: Path) -> LineRanker:
@@ -113,8 +121,9 @@ def load_ranker(path: Path) -> LineRanker:
     if problem:
         raise ModelError(f"{path}: invalid line ranker: {problem}")
     return LineRanker(
-        feature_ids=arrays["ranker_feature_ids"].data,
-        weights=arrays["ranker_weights"].data,
+        weights=dict(
+            zip(arrays["ranker_feature_ids"].data, arrays["ranker_weights"].data, strict=True)
+        ),
         intercept=float(settings["intercept"]),
         bits=int(features["bits"]),
         common=arrays["ranker_common"].data,
@@ -133,7 +142,7 @@ def _problems(settings: dict[str, Any], arrays: dict[str, Array]) -> Iterator[st
     for name, member in (("ranker_feature_ids", ids), ("ranker_common", common)):
         if member.data.typecode != "q" or len(member.shape) != 1:
             yield f"{name} must be a vector of int64"
-        elif any(later <= earlier for earlier, later in itertools.pairwise(member.data)):
+        elif not all(map(operator.lt, member.data, itertools.islice(member.data, 1, None))):
             yield f"{name} must be sorted and unique"
     if weights.data.typecode != "f" or weights.shape != (len(ids.data),):
         yield f"ranker_weights shape {weights.shape} does not fit {len(ids.data)} ids"

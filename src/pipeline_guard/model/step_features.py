@@ -48,13 +48,23 @@ _ERROR = re.compile(
 )
 _WARNING = re.compile(r"\b(?:warn(?:ing)?|deprecat\w*|notice|debug|info)\b", re.IGNORECASE)
 _FRAME = re.compile(r"^\s*(?:at |File \"|from |#\d+ |\d+: 0x|in <|\.\.\. \d+ more)")
-_LOCATION = re.compile(r"[\w./-]+\.\w{1,6}[:(]\d+(?:[:,]\d+)?")
+_LOCATION = re.compile(r"(?<![\w./-])[\w./-]+\.\w{1,6}[:(]\d+(?:[:,]\d+)?")
 _LEVEL = re.compile(r"^\s*(\[[A-Z]{3,8}\]|[A-Z]{4,8}:|E  |> |npm ERR!|--- FAIL|FAIL|ok |PASS)")
 _SUMMARY = re.compile(
     r"\b(?:\d+ (?:failed|failing|failures?|errors?|passed|passing|tests?)|tests? run"
     r"|build failure|build failed|exit (?:code|status)|exited with|returned a non-zero)\b",
     re.IGNORECASE,
 )
+_ERROR_WORDS = (
+    *("error", "fatal", "exception", "panic", "traceback", "fail", "assert", "expected"),
+    *("cannot", "could not", "unable", "undefined", "not found", "no such", "denied"),
+    *("refused", "missing", "invalid", "unexpected", "abort", "killed", "segmentation"),
+    *("time", "err!", "✖", "✗", "×"),
+)
+_SUMMARY_WORDS = ("fail", "error", "pass", "test", "build", "exit", "returned")
+_WARNING_WORDS = ("warn", "deprecat", "notice", "debug", "info")
+"""Words one of which each pattern above needs: a cheap test before the regex (most lines
+have none of them, and the patterns are long alternations)."""
 _NUMBERS = re.compile(r"\d+")
 _HEX = re.compile(r"\b[0-9a-f]{7,}\b")
 _SPACES = re.compile(r"\s+")
@@ -85,16 +95,18 @@ def step_feature_names(lines: Sequence[str], exit_index: int) -> list[list[str]]
 
     ``lines`` are the lines to rank (already cut to :func:`ranked_range`), ``exit_index`` the
     exit's index among them."""
-    errorish = [bool(_ERROR.search(text)) and not _SUMMARY.search(text) for text in lines]
+    facts = [_Facts(text) for text in lines]
+    errorish = [fact.error and not fact.summary for fact in facts]
     positions = [index for index, flag in enumerate(errorish) if flag]
     first_error = positions[0] if positions else -1
     last_error = max((i for i in positions if i < exit_index), default=-1)
     before = 0
     total_before_exit = sum(1 for i in positions if i < exit_index)
+    around = [_neighbour_names(fact) for fact in facts]
     names: list[list[str]] = []
     for index in range(len(lines)):
         names.append(
-            _line_names(lines, index, exit_index)
+            _line_names(facts, index, exit_index, around)
             + _error_names(errorish[index], index, first_error, last_error)
             + [f"e:before:{_bin(before, _COUNT_BINS)}"]
             + [f"e:after:{_bin(max(0, total_before_exit - before - 1), _COUNT_BINS)}"]
@@ -108,29 +120,57 @@ def common_name(projects: int) -> str:
     return f"x:{_bin(projects, _COUNT_BINS)}"
 
 
-def _line_names(lines: Sequence[str], index: int, exit_index: int) -> list[str]:
-    text = lines[index][:MAX_FEATURE_CHARS]
+class _Facts:
+    """What the patterns say about one line, each pattern run once (the full line for the
+    error and summary tests, its first MAX_FEATURE_CHARS for its shape)."""
+
+    __slots__ = ("error", "frame", "short", "summary", "text")
+
+    def __init__(self, text: str) -> None:
+        lowered = text.lower()
+        self.text = text
+        self.short = text[:MAX_FEATURE_CHARS]
+        self.error = _found(_ERROR, text, lowered, _ERROR_WORDS)
+        self.summary = _found(_SUMMARY, text, lowered, _SUMMARY_WORDS)
+        self.frame = bool(_FRAME.match(text))
+
+    def short_summary(self) -> bool:
+        if len(self.text) <= MAX_FEATURE_CHARS:
+            return self.summary
+        return _found(_SUMMARY, self.short, self.short.lower(), _SUMMARY_WORDS)
+
+
+def _found(pattern: re.Pattern[str], text: str, lowered: str, words: Sequence[str]) -> bool:
+    return any(word in lowered for word in words) and bool(pattern.search(text))
+
+
+def _line_names(
+    facts: Sequence[_Facts], index: int, exit_index: int, around: Sequence[list[str]]
+) -> list[str]:
+    fact = facts[index]
+    text = fact.short
     tokens = line_tokens(text)
     names = [f"t:{token}" for token in tokens]
     distance = exit_index - index
     if 0 <= distance <= NEAR_EXIT:
         names += [f"n:{token}" for token in tokens]
     names.append("d:after" if distance < 0 else f"d:{_bin(distance, _DISTANCE_BINS)}")
-    names.append(f"r:{min(9, index * 10 // max(1, len(lines)))}")
-    names += _shape_names(text, "s")
-    above = lines[index - 1] if index > 0 else ""
-    below = lines[index + 1] if index + 1 < len(lines) else ""
-    names += [f"c:up:{name}" for name in _neighbour_names(above)]
-    names += [f"c:down:{name}" for name in _neighbour_names(below)]
+    names.append(f"r:{min(9, index * 10 // max(1, len(facts)))}")
+    names += _shape_names(fact)
+    above = around[index - 1] if index > 0 else ["blank"]
+    below = around[index + 1] if index + 1 < len(facts) else ["blank"]
+    names += [f"c:up:{name}" for name in above]
+    names += [f"c:down:{name}" for name in below]
     return names
 
 
-def _shape_names(text: str, prefix: str) -> list[str]:
+def _shape_names(fact: _Facts) -> list[str]:
+    prefix, text = "s", fact.short
     stripped = text.lstrip()
     indent = len(text) - len(stripped)
     names = [f"{prefix}:indent:{_bin(indent, (0, 1, 2, 4, 8))}"]
     names.append(f"{prefix}:len:{_bin(len(stripped), (0, 1, 10, 30, 80, 160))}")
-    if _FRAME.match(text):
+    if fact.frame and _FRAME.match(text):
         names.append(f"{prefix}:frame")
     if _LOCATION.search(text):
         names.append(f"{prefix}:location")
@@ -139,22 +179,22 @@ def _shape_names(text: str, prefix: str) -> list[str]:
         names.append(f"{prefix}:level:{_NUMBERS.sub('0', level.group(1).strip().lower())}")
     if stripped.endswith(":"):
         names.append(f"{prefix}:colon")
-    if _SUMMARY.search(text):
+    if fact.short_summary():
         names.append(f"{prefix}:summary")
-    if _WARNING.search(text):
+    if _found(_WARNING, text, text.lower(), _WARNING_WORDS):
         names.append(f"{prefix}:warning")
     return names
 
 
-def _neighbour_names(text: str) -> list[str]:
-    if not text.strip():
+def _neighbour_names(fact: _Facts) -> list[str]:
+    if not fact.text.strip():
         return ["blank"]
     names = []
-    if _FRAME.match(text):
+    if fact.frame:
         names.append("frame")
-    if _ERROR.search(text):
+    if fact.error:
         names.append("error")
-    if _SUMMARY.search(text):
+    if fact.summary:
         names.append("summary")
     return names or ["plain"]
 
