@@ -1,7 +1,8 @@
 # pipeline-guard as a GitHub Docker container action (and a plain image for any CI).
 #
-# GitHub builds this file at the start of every job that uses the action, and DESIGN.md asks
-# for an image of at most 200 MB whose entrypoint is ready within a second. Hence:
+# A release pushes this image (ghcr.io, the GitLab registry) and the tagged action.yml starts it;
+# `uses:` of a branch builds this file at the start of the job. docs/numbers.md asks for an
+# image of at most 200 MB whose entrypoint is ready within a second. Hence:
 # - two stages: the build stage makes the virtual environment; the final image carries only
 #   that environment, the git binary and a warm rule cache, and runs no apt-get at all;
 # - the dependencies get their own layer, so a change to the code does not download them again;
@@ -14,10 +15,13 @@
 # - the modules the entrypoint imports are byte-compiled at build time: every job starts a
 #   fresh container, which would otherwise compile them again on each start.
 # Pinned: the dependencies by version and hash (docker/requirements.txt, compiled from
-# pyproject.toml with `uv pip compile --generate-hashes`; tests/test_image_lock.py keeps the
-# two in step), the base image by Python minor version and Debian release (`python:3.11-slim` now
-# follows a newer Debian release), git by its upstream version (`2.39.*` still takes Debian's
-# security updates of 2.39, which an exact pin would turn into a build failure once superseded).
+# pyproject.toml with `uv pip compile --generate-hashes`; tests/packaging/test_image_lock.py
+# keeps the two in step), the build backend too (docker/build-requirements.txt: hatchling is
+# installed in the build stage only, and pipeline-guard is built without build isolation, which
+# would fetch whatever hatchling is newest), the base image by Python minor version and Debian
+# release (`python:3.11-slim` now follows a newer Debian release), git by its upstream version
+# (`2.39.*` still takes Debian's security updates of 2.39, which an exact pin would turn into a
+# build failure once superseded).
 # No USER: GitHub runs Docker actions as root (the workspace and the file-command files belong
 # to the runner's user); hence also git's `safe.directory`.
 FROM python:3.11-slim-bookworm AS build
@@ -31,17 +35,28 @@ COPY docker/requirements.txt ./
 RUN python -m venv --system-site-packages --without-pip /opt/pipeline-guard \
  && python -m pip --python /opt/pipeline-guard/bin/python install --no-cache-dir --no-compile \
       --require-hashes --no-deps -r requirements.txt
-COPY pyproject.toml ./
-COPY README.md ./
+COPY docker/build-requirements.txt ./
+RUN python -m pip install --no-cache-dir --no-compile --require-hashes --no-deps \
+      -r build-requirements.txt
+COPY pyproject.toml README.md LICENSE ./
 COPY src ./src
 COPY rules ./rules
-RUN python -m pip --python /opt/pipeline-guard/bin/python install --no-cache-dir --no-compile --no-deps . \
+RUN python -m pip --python /opt/pipeline-guard/bin/python install --no-cache-dir --no-compile \
+      --no-deps --no-build-isolation . \
  && find /opt/pipeline-guard -name __pycache__ -prune -exec rm -rf {} +
 
 FROM python:3.11-slim-bookworm
+# The release passes the version (scripts/release.py check-tag, from __version__), the commit and
+# the repository it publishes from; a plain build says what it is not: a release.
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=https://github.com/pipeline-guard/pipeline-guard
 LABEL org.opencontainers.image.title="pipeline-guard" \
       org.opencontainers.image.description="Diagnoses failed CI jobs; retries, comments, opens fix PRs" \
-      org.opencontainers.image.licenses="MIT"
+      org.opencontainers.image.licenses="MIT" \
+      org.opencontainers.image.source="$SOURCE" \
+      org.opencontainers.image.version="$VERSION" \
+      org.opencontainers.image.revision="$REVISION"
 COPY --from=build /usr/bin/git /usr/bin/git
 COPY --from=build /opt/pipeline-guard /opt/pipeline-guard
 ENV PATH=/opt/pipeline-guard/bin:$PATH \

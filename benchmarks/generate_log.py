@@ -3,9 +3,9 @@
 The log looks like a GitHub Actions job that ran a long build and test suite: timestamped
 lines, ``##[group]`` steps, ANSI colours, ``\\r`` progress bars, npm/pip/cargo/cmake/pytest/jest
 /docker output, warnings, lines that merely *mention* errors ("0 errors", ``-Werror``,
-``test_error_handling PASSED``), the odd minified-JSON line and invalid UTF-8 byte. Two real
-failures are planted: a registry connection reset near the start (the root cause) and failing
-tests near the end. The output is deterministic for a given seed and size.
+``test_error_handling PASSED``), the odd minified-JSON line and invalid UTF-8 byte. Two
+failures are planted: a registry connection reset near the start, in a step the job went on
+from (context, not the cause), and failing tests in the last step, which ends the job. The output is deterministic for a given seed and size.
 
     python benchmarks/generate_log.py OUT.log --mb 100
 """

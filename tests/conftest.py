@@ -21,6 +21,12 @@ pytest_plugins = ["fakes.github_api", "fakes.gitlab_api"]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+# The shared test tools (podman without a daemon, act, gitlab-ci-local, lint.sh): next to the
+# clone on the reference machine, absent from a contributor's clone. Tests marked `tools` need
+# them; they are skipped without them, unless this variable is 1 (.ci/run sets it: there, a
+# missing tool is a failure, not a skip).
+TOOLS = SHARED / "tools"
+REQUIRE_TOOLS = "PIPELINE_GUARD_REQUIRE_TOOLS"
 
 
 def make_rule(**fields: object) -> Rule:
@@ -81,3 +87,26 @@ def pytest_configure(config: pytest.Config) -> None:
     del config
     cache = Path(tempfile.mkdtemp(prefix="pipeline-guard-test-cache-"))
     os.environ.setdefault("PIPELINE_GUARD_CACHE_DIR", str(cache))
+
+
+def _tools_missing() -> bool:
+    return not TOOLS.is_dir() and os.environ.get(REQUIRE_TOOLS) != "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without the shared tools, skip the tests that need them with one reason, instead of
+    letting each fail on a missing script."""
+    del config
+    if not _tools_missing():
+        return
+    skip = pytest.mark.skip(reason=f"{TOOLS} not found next to the clone (see CONTRIBUTING.md)")
+    for item in items:
+        if item.get_closest_marker("tools"):
+            item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    del config
+    if _tools_missing():
+        return f"end-to-end tests that need {TOOLS} are skipped: it is not there"
+    return None

@@ -1,4 +1,4 @@
-"""The failure categories (``../shared/TAXONOMY.md``) and what each one implies by default.
+"""The failure categories (``docs/categories.md``) and what each one implies by default.
 
 ``DEFAULT_PRIORITY`` encodes "the earliest root cause wins" as an order between categories:
 when rules of several categories fire in one log, the one that can *cause* the others
@@ -59,7 +59,7 @@ FIXABLE_CATEGORIES = frozenset({Category.FORMAT, Category.LOCKFILE, Category.CON
 
 
 def default_action(category: Category, fixer: str | None) -> Action:
-    """The product's default policy (DESIGN.md): retry transient, fix what a fixer owns."""
+    """The product's default policy (docs/categories.md): retry transient, fix what a fixer owns."""
     if category in RETRY_CATEGORIES:
         return Action.RETRY
     if category in FIXABLE_CATEGORIES and fixer:

@@ -20,7 +20,7 @@ class Platform(StrEnum):
 
 
 class Mode(StrEnum):
-    """How pipeline-guard was started (DESIGN.md, "Platforms and modes")."""
+    """How pipeline-guard was started (docs/architecture.md, "Modes")."""
 
     WORKFLOW_RUN = "workflow_run"  # GitHub: a separate workflow on `workflow_run: completed`
     AFTER_JOB = "after-job"  # GitHub: a later job of the failing run (`if: failure()`)
@@ -58,5 +58,5 @@ class RunContext(BaseModel):
 
     @property
     def can_retry(self) -> bool:
-        """Whether the run is finished, so the forge accepts a re-run (DESIGN.md)."""
+        """Whether the run is finished, so the forge accepts a re-run (docs/architecture.md)."""
         return self.mode in (Mode.WORKFLOW_RUN, Mode.PIPELINE)

@@ -30,7 +30,7 @@ rules:
 
 DIAGNOSIS_KEYS = {
     "source", "category", "confidence", "action", "rule", "title", "explain", "advice",
-    "evidence", "step", "tests", "fix",
+    "evidence", "step", "tests", "fix", "baseline",
 }  # fmt: skip
 
 WriteRules = Callable[..., Path]
@@ -86,6 +86,7 @@ def test_json_contract_one_entry_per_input_in_order(
         "step": "Run npm ci",
         "tests": [],
         "fix": None,
+        "baseline": None,
     }
 
 

@@ -19,7 +19,7 @@ from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.errors import ModelError
 from pipeline_guard.lab.corpus import read_corpus
 from pipeline_guard.lab.pack_writer import write_ranker_part
-from pipeline_guard.lab.ranker_training import RankerSettings, case_key, fold_rankers
+from pipeline_guard.lab.ranker_training import RankerSettings, fold_rankers
 from pipeline_guard.model.pack import load_model
 from pipeline_guard.model.pack_format import RANKER_FEATURES
 from pipeline_guard.model.ranker import load_ranker
@@ -203,10 +203,10 @@ def test_fold_rankers_never_score_a_log_with_its_own_project(tmp_path: Path) -> 
     corpus = write_span_corpus(tmp_path / "corpus", ["alpha", "beta", "gamma"])
     cases = read_corpus(corpus)
     rankers = fold_rankers(cases, load_rules(), RankerSettings(folds=3))
-    assert set(rankers) == {case_key(case) for case in cases}
+    assert set(rankers) == {case.key for case in cases}
     by_project: dict[str, set[int]] = {}
     for case in cases:
-        by_project.setdefault(case.group, set()).add(id(rankers[case_key(case)]))
+        by_project.setdefault(case.group, set()).add(id(rankers[case.key]))
     assert all(len(ids) == 1 for ids in by_project.values())  # one fold per project
     assert len({next(iter(ids)) for ids in by_project.values()}) == 3  # three different models
 

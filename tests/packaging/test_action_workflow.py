@@ -31,7 +31,7 @@ from conftest import REPO, SHARED
 from fakes.github_api import FakeGitHub
 from pipeline_guard.forges.base import COMMENT_MARKER
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
 ACT_RUN = SHARED / "tools" / "act-run.sh"
 WORKFLOW = Path("tests/workflows/in-job-local-action.yml")

@@ -29,37 +29,28 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED
+from conftest import REPO
 from fakes.github_api import FakeGitHub
 from github_env import HEAD_SHA, REPO_NAME, TOKEN, parse_outputs, workflow_run_event
+from image_env import (
+    BUILD_TIMEOUT,
+    CONTAINER_SMOKE,
+    ImageBuildError,
+    built_image,
+    clean_env,
+    podman_env,
+)
 from pipeline_guard.forges.base import COMMENT_MARKER
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
-CONTAINER_SMOKE = SHARED / "tools" / "container-smoke.sh"
-IMAGE = "localhost/pipeline-guard:test"
-# The Dockerfile's base image, which container-smoke.sh serves from a local stand-in.
-FROM_ALIASES = "python:3.11-slim-bookworm"
-STATE_DIR = Path(os.environ.get("TMPDIR") or "/tmp") / "pg-tools" / "podman-state"
 NETWORK_LOG = (REPO / "examples" / "npm-registry-outage.log").read_text(encoding="utf-8")
 EVENT_MOUNT = "/github/workflow"  # where GitHub's runner mounts the event file's folder
-TIMEOUT = 840  # a cold run: podman and base images installed, the image built from scratch
-
-
-def _clean_env() -> dict[str, str]:
-    """The caller's environment without GitHub's variables: container-smoke.sh passes every
-    ``GITHUB_*``/``INPUT_*`` variable into the container, and a run of this suite on GitHub
-    Actions must not hand the container the real run's."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("GITHUB_", "INPUT_", "RUNNER_", "ACTIONS_"))
-    }
-    env.update(FROM_ALIASES=FROM_ALIASES, IMAGE=IMAGE, STATE_DIR=str(STATE_DIR))
-    return env
+TIMEOUT = BUILD_TIMEOUT
 
 
 def _smoke(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """container-smoke.sh: (re)build the image, cached layers reused, and run its entrypoint."""
     return subprocess.run(
         [str(CONTAINER_SMOKE), *args],
         cwd=REPO,
@@ -90,28 +81,18 @@ def printed_outputs(stderr: str) -> dict[str, str]:
     return parse_outputs("\n".join(body))
 
 
-def podman_env() -> dict[str, str]:
-    """The environment for podman on container-smoke.sh's storage (its ``env.sh``)."""
-    env = _clean_env()
-    for line in (STATE_DIR / "env.sh").read_text(encoding="utf-8").splitlines():
-        if match := re.fullmatch(r"export (\w+)=(.*)", line.strip()):
-            env[match[1]] = match[2]
-    env["TMPDIR"] = str(STATE_DIR / "tmp")
-    return env
-
-
 @pytest.fixture(scope="module")
 def image() -> str:
-    """Build the image (container-smoke.sh installs what it needs first) and check that the
-    entrypoint starts: ``pipeline-guard run --help``."""
+    """The image, built once for the session's image tests (container-smoke.sh installs what
+    it needs first), its entrypoint checked: ``pipeline-guard run --help``."""
     if not CONTAINER_SMOKE.is_file():
         pytest.fail(
             f"{CONTAINER_SMOKE} is missing: the shared test tools must sit next to the repo"
         )
-    done = _smoke(str(REPO), "--help", env=_clean_env())
-    if done.returncode != 0 or "usage: pipeline-guard run" not in done.stdout:
-        pytest.fail(f"container-smoke.sh could not build and start the image:\n{_tail(done)}")
-    return IMAGE
+    try:
+        return built_image()
+    except ImageBuildError as error:
+        pytest.fail(f"container-smoke.sh could not build and start the image:\n{error}")
 
 
 @pytest.fixture
@@ -134,7 +115,7 @@ def podman_with_event_mount(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         encoding="utf-8",
     )
     wrapper.chmod(0o755)
-    env = _clean_env()
+    env = clean_env()
     env["PATH"] = f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"
     return events, env
 
@@ -202,8 +183,9 @@ def test_workflow_run_retries_a_network_failure_and_comments(
 
 @pytest.mark.timeout(TIMEOUT + 60)
 def test_git_in_the_image_runs_the_commands_fixers_use(image: str, tmp_path: Path) -> None:
-    """The image carries git's main binary only (DESIGN.md's size budget): every command the
-    fixers run must be built into it, in a checkout owned by another user (as on GitHub)."""
+    """The image carries git's main binary only (the 200 MB budget of docs/numbers.md): every
+    command the fixers run must be built into it, in a checkout owned by another user (as on
+    GitHub)."""
     script = (
         "set -e; cd /repo; git init -q; git add f.txt; "
         "git -c user.name=t -c user.email=t@example.com commit -qm init; "

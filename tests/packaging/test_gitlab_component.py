@@ -125,6 +125,8 @@ def test_the_default_image_and_install_are_this_version() -> None:
     assert all(input_.get("description") for input_ in inputs.values())
 
 
+@pytest.mark.e2e
+@pytest.mark.tools
 def test_schema_checks_of_lint_sh_pass_on_the_gitlab_files(tmp_path: Path) -> None:
     """lint.sh on a copy with only the GitLab files: the template (header and body) and the
     root file (as the `.gitlab-ci.yml` it is merged into). zizmor finds nothing to audit in
@@ -144,6 +146,8 @@ def test_schema_checks_of_lint_sh_pass_on_the_gitlab_files(tmp_path: Path) -> No
         assert "no inputs collected" in completed.stderr
 
 
+@pytest.mark.e2e
+@pytest.mark.tools
 def test_the_examples_are_valid_pipelines(tmp_path: Path) -> None:
     check = LINT_VENV / "bin" / "check-jsonschema"
     if not check.exists():

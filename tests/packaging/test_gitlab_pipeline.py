@@ -48,7 +48,7 @@ from gitlab_env import (
 )
 from pipeline_guard.forges.base import COMMENT_MARKER
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
 GCL = SHARED / "tools" / "gcl-run.sh"
 VENV_BIN = Path(sys.executable).parent

@@ -21,7 +21,7 @@ import pytest
 
 from conftest import REPO, SHARED
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
 LINT = SHARED / "tools" / "lint.sh"
 LINT_VENV = Path(os.environ.get("TMPDIR") or "/tmp") / "pg-tools" / "venv"

@@ -10,8 +10,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO
+from pipeline_guard import __version__
 from pipeline_guard.engine.rule import load_rule_dir
 
 
@@ -62,3 +64,27 @@ def test_wheel_analyzes_the_bundled_example_from_elsewhere(installed: Path, tmp_
     assert (diagnosis["category"], diagnosis["action"]) == ("network", "retry")
     model = installed / "pipeline_guard" / "bundled" / "rules" / "model" / "default.npz"
     assert model.is_file() == (REPO / "rules" / "model" / "default.npz").is_file()
+
+
+def test_the_wheel_carries_the_version_and_the_metadata_an_index_shows(installed: Path) -> None:
+    [info] = installed.glob("pipeline_guard-*.dist-info")
+    assert info.name == f"pipeline_guard-{__version__}.dist-info"
+    metadata = (info / "METADATA").read_text(encoding="utf-8")
+    assert f"\nVersion: {__version__}\n" in metadata
+    assert "\nLicense-Expression: MIT\n" in metadata
+    assert (info / "licenses" / "LICENSE").is_file()
+    assert "\nProject-URL: Source, https://github.com/pipeline-guard/pipeline-guard\n" in metadata
+    assert "\nClassifier: Programming Language :: Python :: 3.11\n" in metadata
+    assert "\nDescription-Content-Type: text/markdown\n" in metadata
+
+
+def test_the_action_description_fits_the_marketplace() -> None:
+    action = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))
+    assert 0 < len(action["description"]) <= 125  # GitHub Marketplace's limit
+
+
+def test_the_report_file_is_ignored_by_git() -> None:
+    done = subprocess.run(
+        ["git", "check-ignore", "-q", "pipeline-guard-report.json"], cwd=REPO, check=False
+    )
+    assert done.returncode == 0

@@ -34,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     analyze = commands.add_parser("analyze", help="diagnose CI log files")
     analyze.add_argument("files", nargs="*", metavar="FILE", help="log files, or - for stdin")
     analyze.add_argument("--format", choices=FORMATS, default="text")
+    analyze.add_argument(
+        "--baseline",
+        metavar="GOOD.log",
+        help="log of a green run of the same job: lines also found there are not the cause",
+    )
     _add_rules_option(analyze)
     _add_model_option(analyze)
 
@@ -63,6 +68,18 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         metavar="K",
         help="grouped K-fold cross-validation: train a model per fold (needs scikit-learn)",
+    )
+    evaluate.add_argument(
+        "--no-baseline",
+        dest="use_baseline",
+        action="store_false",
+        help="score the failed logs alone, without the green logs a corpus may pair them with",
+    )
+    evaluate.add_argument(
+        "--ablation",
+        action="store_true",
+        help="also score each whole-log step alone (rules alone, + failing step, + terminal, "
+        "+ baseline)",
     )
     _add_rules_option(evaluate)
     _add_model_option(evaluate)
@@ -156,6 +173,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             bundled=args.bundled,
             model_path=args.model,
             use_model=args.use_model,
+            baseline=args.baseline,
         )
     if args.command == "run":
         from pipeline_guard.cli.commands import run
@@ -195,6 +213,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         model_path=args.model,
         use_model=args.use_model,
         folds=args.cv,
+        use_baseline=args.use_baseline,
+        ablation=args.ablation,
     )
 
 

@@ -100,6 +100,8 @@ def _text_block(diagnosis: Diagnosis, style: _Style) -> str:
         shown = ", ".join(diagnosis.tests[:10])
         more = f" (+{len(diagnosis.tests) - 10} more)" if len(diagnosis.tests) > 10 else ""
         lines.append(f"  {style('failing tests:', '1')} {shown}{more}")
+    if diagnosis.baseline:
+        lines.append(f"  {style('compared with green log:', '2')} {diagnosis.baseline}")
     return "\n".join(lines) + "\n"
 
 
@@ -117,6 +119,7 @@ def _markdown_block(outcome: LogResult) -> str:
         f"**{diagnosis.category}** · action: {diagnosis.action} · confidence "
         f"{diagnosis.confidence:.0%} · {decided} · `{diagnosis.source}`"
         + (f" · step `{diagnosis.step}`" if diagnosis.step else "")
+        + (" · compared with the last green log" if diagnosis.baseline else "")
         + "\n",
         f"{diagnosis.explain}\n",
     ]

@@ -2,17 +2,26 @@
 
 One log in, one :class:`~pipeline_guard.engine.diagnosis.Diagnosis` out. Logs are read as a stream
 (see :mod:`pipeline_guard.engine.log_reader`), so memory stays flat whatever the size of the log.
+
+A whole job log is read in three steps: one scan with every rule (which also records the steps
+and how they ended, :mod:`pipeline_guard.engine.step_tracker`); the step that ended the job is
+located and its lines scanned again, so every hit inside it is known (the first scan keeps only
+the first hits of each rule, often in set-up output); and, given the log of a green run of the
+same job, the lines found in both are marked familiar (:mod:`pipeline_guard.engine.baseline`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from pipeline_guard.engine.diagnosis import Diagnosis, diagnose
-from pipeline_guard.engine.log_reader import iter_chunks, open_log
-from pipeline_guard.engine.matcher import Matcher, ScanResult
-from pipeline_guard.engine.prediction import Scorer
+from pipeline_guard.engine.baseline import familiar_lines
+from pipeline_guard.engine.diagnosis import FULL, Diagnosis, Selection, diagnose
+from pipeline_guard.engine.log_reader import Chunk, CleanLine, iter_chunks, open_log
+from pipeline_guard.engine.matcher import Hit, Matcher, ScanResult
+from pipeline_guard.engine.prediction import LineScorer, Scorer
+from pipeline_guard.engine.step_tracker import FailingStep, JobStep, failing_step
 from pipeline_guard.errors import InputError
 
 
@@ -25,8 +34,9 @@ class LogResult:
     error: str | None = None
 
 
-def scan_source(source: str, matcher: Matcher) -> ScanResult:
-    """Scan one log (a path or ``-``) with every rule of ``matcher``."""
+def scan_source(source: str, matcher: Matcher, job_steps: Sequence[JobStep] = ()) -> ScanResult:
+    """Scan one log (a path or ``-``) with every rule of ``matcher``, and locate the step that
+    ended the job (``job_steps``: the forge's step conclusions, when known)."""
     stream = open_log(source)
     try:
         scan = matcher.scan(iter_chunks(stream))
@@ -37,20 +47,82 @@ def scan_source(source: str, matcher: Matcher) -> ScanResult:
     finally:
         if source != "-":
             stream.close()
-    return scan
+    return locate_failure(scan, matcher, job_steps)
 
 
-def analyze_source(source: str, matcher: Matcher, model: Scorer | None = None) -> Diagnosis:
-    """The diagnosis of one log; raises :class:`InputError` when it cannot be read."""
-    return diagnose(scan_source(source, matcher), source, model)
+def locate_failure(
+    scan: ScanResult, matcher: Matcher, job_steps: Sequence[JobStep] = ()
+) -> ScanResult:
+    """The scan with its failing step and every hit inside that step."""
+    step = failing_step(scan.steps, job_steps)
+    if step is None:
+        return scan
+    return dataclasses.replace(scan, failing=step, step_hits=_rescan(step, matcher))
+
+
+def _rescan(step: FailingStep, matcher: Matcher) -> list[Hit]:
+    lines = step.data.count(b"\n")
+    again = matcher.scan([Chunk(step.data, step.data_first, lines)])
+    return list(again.hits)
+
+
+def analyze_source(
+    source: str,
+    matcher: Matcher,
+    model: Scorer | None = None,
+    *,
+    baseline: str | None = None,
+    ranker: LineScorer | None = None,
+    job_steps: Sequence[JobStep] = (),
+    selection: Selection = FULL,
+) -> Diagnosis:
+    """The diagnosis of one log; raises :class:`InputError` when it cannot be read.
+
+    ``baseline``: a log of a green run of the same job (a path); lines found there are not
+    taken as the cause. A baseline that cannot be read is left out (the diagnosis then does not
+    name it), since the failed log alone still gives a diagnosis.
+    """
+    scan = scan_source(source, matcher, job_steps)
+    familiar: frozenset[int] = frozenset()
+    used: str | None = None
+    if baseline is not None:
+        try:
+            familiar = familiar_lines(candidate_lines(scan), baseline)
+            used = baseline
+        except InputError:
+            used = None
+    return diagnose(
+        scan,
+        source,
+        model,
+        ranker=ranker,
+        familiar=familiar,
+        baseline=used,
+        selection=selection,
+    )
+
+
+def candidate_lines(scan: ScanResult) -> list[CleanLine]:
+    """The lines a baseline is asked about: every rule hit and the failing step's lines."""
+    lines = [hit.line for hit in scan.hits] + [hit.line for hit in scan.step_hits]
+    if scan.failing is not None:
+        lines += scan.failing.lines()
+    else:
+        lines += scan.errorish
+    return lines
 
 
 def iter_results(
-    sources: Sequence[str], matcher: Matcher, model: Scorer | None = None
+    sources: Sequence[str],
+    matcher: Matcher,
+    model: Scorer | None = None,
+    baseline: str | None = None,
 ) -> Iterator[LogResult]:
     """Diagnose every input, in order; a bad input does not stop the others."""
     for source in sources:
         try:
-            yield LogResult(source, diagnosis=analyze_source(source, matcher, model))
+            yield LogResult(
+                source, diagnosis=analyze_source(source, matcher, model, baseline=baseline)
+            )
         except InputError as exc:
             yield LogResult(source, error=str(exc))

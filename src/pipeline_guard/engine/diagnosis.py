@@ -18,16 +18,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
 from pipeline_guard.categories import CATEGORY_TEXT, Action, Category, default_action
 from pipeline_guard.engine.log_reader import CleanLine
 from pipeline_guard.engine.matcher import Hit, ScanResult
-from pipeline_guard.engine.prediction import WEAK, Prediction, Scorer
+from pipeline_guard.engine.prediction import WEAK, LineScorer, Prediction, Scorer
+from pipeline_guard.engine.step_tracker import FailingStep, failing_step
 from pipeline_guard.engine.window import failure_window
 
 MAX_EVIDENCE = 6
+WRAPPED_LOOKBACK = 40
+CLUSTER_GAP = 3
+"""Error-looking lines at most this far apart belong to one error report."""
+CLUSTER_LINES = 30
+"""Lines above a wrapper (``make: *** Error 2``) searched for the specific error it wraps."""
 RULE_TRUST = 0.8
 MODEL_RULE = "model"
 
@@ -44,9 +51,45 @@ UNKNOWN_ADVICE = (
 _BOILERPLATE = re.compile(
     r"Process completed with exit code|exited with (?:code|status)? ?\d|returned a non-zero code"
     r"|^ERROR: Job failed: exit (?:code|status)|^Error: Process completed|Build step .* failed"
-    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* |^Error: Command failed",
+    r"|^The command \".*\" exited with|^make(?:\[\d+\])?: \*\*\* \[[^\]]*\] Error \d+$"
+    r"|^Error: Command failed"
+    r"|^\*\*\* Failed \*\*\*|^npm ERR! (?:Failed at the|Exit status"
+    r"|This is probably|A complete log|Tell the author|not with npm)|^Done\. Your build exited",
     re.IGNORECASE,
 )
+_ERRORISH = re.compile(
+    r"error|fail|fatal|exception|traceback|panic|killed|denied|refused|abort|timed out|timeout"
+    r"|cannot|could not|unable to|not found|exit code|exited with|✖|✗|×",
+    re.IGNORECASE,
+)
+_NOT_EVIDENCE = re.compile(
+    r"^\s*(?:\$|\+{1,3}) \S"  # command echoes: `$ cmd`, `+ cmd` (set -x)
+    r"|^\s*(?:export |declare -x )?[A-Za-z_][A-Za-z0-9_]*=\S"  # environment dumps
+    r"|^\s*#"  # comments (Travis's sudoers file: "give useful error messages")
+    r"|^\W{0,4}(?:W:|WARN(?:ING)?\b|(?i:warning):|DEPRECATION|DEBUG\b|\[(?:WARN(?:ING)?|DEBUG)\])"
+    r"|^\s*(?:travis_|section_(?:start|end):)"
+    r"|^checking (?:for |whether |if )",  # autoconf probes ("-Werror ... no")
+)
+_COUNTS = re.compile(
+    r"(?i)\b(?:fail(?:ed|ures?)|errors?)\b:? ?=?(\d+)\b(?![.,]\d)"
+    r"|\b(\d+) (?:failed|failures?|errors?)\b"
+)
+_CONTEXT = re.compile(
+    r"^\s*(?:W:|Warn(?:ing)?:|WARN(?:ING)?\b|\[WARN(?:ING)?\]|npm WARN|DEPRECATION|DEBUG\b"
+    r"|\[DEBUG\]|level=(?:debug|warn(?:ing)?)\b)"
+    r"|\bRetrying \(Retry\(total=|\bretrying in\b|\bwill retry\b|\bRetrying\b.*\battempt\b"
+    r"|^\s*(?:ok \d+\b|--- (?:PASS|SKIP):|\[ ?(?:PASS|OK|SKIP)\b|✓|✔|PASS\b)"
+    r"|\s(?:PASSED|SKIPPED|XFAIL|ok)\s*(?:\[\s*\d+%\])?\s*$"
+    r"|\.\.\. (?:ok|skipped\b)",
+)
+"""Lines that report what a job survived or what passed (as :func:`is_context_line` says)."""
+_SAYS_ERROR = re.compile(
+    r"^\W{0,8}(?i:error|fatal|panic|exception|traceback|fail(?:ed|ure)?|E)\b"
+    r"|\b\w*(?:Error|Exception|Failure)\b:|(?i:\berror(?:\[\w+\])?:|\bfatal:)"
+    r"|(?i:\bfail(?:ed|ure)?\b)\W*$|\bFAIL(?:ED)?\b|\bERROR\b|\bnot found\b|✖|✗",
+)
+"""A line that states an error (``error:``, ``FooError:``, ``FAILED``), not one that merely
+contains the word (a file ``Error.pm``, a description "handles errors")."""
 _STRONG = re.compile(
     r"\b(?:error|fatal|exception|panic|traceback|failed|failure)\b|✖|✗", re.IGNORECASE
 )
@@ -74,11 +117,41 @@ class Diagnosis(BaseModel):
     step: str | None
     tests: list[str]
     fix: str | None = None  # the fixer id the rule names (its `fix:` field), if any
+    baseline: str | None = None
+    """The green log compared against (lines also found there were not taken as the cause)."""
 
 
-def diagnose(scan: ScanResult, source: str, model: Scorer | None = None) -> Diagnosis:
-    """The one diagnosis for a scanned log, from its rule matches and the model pack."""
-    decisive = root_cause(scan.hits)
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which of the whole-log steps diagnosis takes; all of them unless an ablation says not."""
+
+    failing_step: bool = True
+    """Look for the cause inside the step that ended the job (and only there)."""
+    terminal: bool = True
+    """Leave out recovered, warning, debug and passing-test lines; wrappers yield."""
+
+
+FULL = Selection()
+RULES_ALONE = Selection(failing_step=False, terminal=False)
+
+
+def diagnose(
+    scan: ScanResult,
+    source: str,
+    model: Scorer | None = None,
+    *,
+    ranker: LineScorer | None = None,
+    familiar: frozenset[int] = frozenset(),
+    baseline: str | None = None,
+    selection: Selection = FULL,
+) -> Diagnosis:
+    """The one diagnosis for a scanned log, from its rule matches and the model pack.
+
+    ``familiar`` holds the numbers of lines also found in the ``baseline`` (a green log of the
+    same job): they are never the cause and never the evidence.
+    """
+    found = _findings(scan, familiar, selection)
+    decisive = found.decisive
     rule_confidence = decisive.rule.confidence if decisive is not None else None
     if (
         model is not None
@@ -89,10 +162,139 @@ def diagnose(scan: ScanResult, source: str, model: Scorer | None = None) -> Diag
         if window:
             prediction = model.predict([line.text for line in window])
             if model_overrules(rule_confidence, prediction, model.threshold, model.scope):
-                return _from_model(prediction, window, scan, source)
+                return _from_model(prediction, window, scan, source, baseline)
     if decisive is not None:
-        return _from_rule(decisive, scan, source)
-    return _unknown(scan, source)
+        return _from_rule(decisive, found, scan, source, baseline)
+    return _unknown(scan, found, source, baseline, ranker)
+
+
+@dataclass(frozen=True, slots=True)
+class Findings:
+    """The hits that may explain the failure, sorted by what they are worth."""
+
+    decisive: Hit | None
+    specific: list[CleanLine]
+    """Where a wrapper decided: the error lines it wraps, nearest above it, shown first."""
+    supporting: list[Hit]
+    """Further terminal hits of the failing step, for the evidence."""
+    step: FailingStep | None
+    familiar: frozenset[int]
+
+
+def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) -> Findings:
+    step = _failing(scan) if selection.failing_step else None
+    if step is None:
+        hits = [hit for hit in scan.hits if hit.line.number not in familiar]
+        decisive = root_cause(hits)
+        return Findings(decisive, [], hits, None, familiar)
+    lines = step.lines() if selection.terminal else []
+    pool = [hit for hit in _hits_in(scan, step) if hit.line.number not in familiar]
+    if not selection.terminal:
+        return Findings(root_cause(pool), [], pool, step, familiar)
+    errors, wrappers, context = _sort_hits(pool, lines)
+    if not errors and step.focus > step.first_line:
+        errors = _causes_before(scan, step, familiar, lines)
+    decisive = root_cause(errors)
+    if decisive is not None:
+        return Findings(decisive, [], errors, step, familiar)
+    if wrappers:
+        wrapper = root_cause(wrappers)
+        assert wrapper is not None
+        return Findings(wrapper, _wrapped(lines, wrapper, familiar), wrappers, step, familiar)
+    if step.exit is None and context:
+        return Findings(root_cause(context), [], context, step, familiar)
+    return Findings(None, [], [], step, familiar)
+
+
+def _causes_before(
+    scan: ScanResult, step: FailingStep, familiar: frozenset[int], lines: Sequence[CleanLine]
+) -> list[Hit]:
+    """Terminal errors of the step before the failing command, when its own output has none.
+
+    The causal chain back: a clone that failed earlier in the step explains why the failing
+    command's script is missing. Only commands whose success the log never reported are
+    searched (the step starts after the last exit line, see ``step_tracker``).
+    """
+    earlier = [
+        hit
+        for hit in [*scan.step_hits, *scan.hits]
+        if step.first_line <= hit.line.number < step.focus and hit.line.number not in familiar
+    ]
+    return _sort_hits(earlier, lines)[0]
+
+
+def _failing(scan: ScanResult) -> FailingStep | None:
+    return scan.failing if scan.failing is not None else failing_step(scan.steps)
+
+
+def _hits_in(scan: ScanResult, step: FailingStep) -> list[Hit]:
+    """Every hit of the failing command's output (from its echo, or the step's start, to the
+    exit), each (rule, line) once.
+
+    A log without an exit line (an excerpt, a log cut short, a terminal capture) does not say
+    which step failed: there the hits of its last step (after the last command echo) count,
+    else all of them.
+    """
+    hits = [*scan.step_hits, *scan.hits]
+    if step.exit_line is None:
+        first = step.focus
+        if not any(hit.line.number >= first for hit in hits):
+            first = 0
+        last = scan.lines
+    else:
+        first, last = step.focus, step.exit_line
+    seen: dict[tuple[str, int], Hit] = {}
+    for hit in hits:
+        if first <= hit.line.number <= last:
+            seen.setdefault((hit.rule.id, hit.line.number), hit)
+    return sorted(seen.values(), key=lambda hit: hit.line.number)
+
+
+def _sort_hits(
+    hits: Sequence[Hit], lines: Sequence[CleanLine]
+) -> tuple[list[Hit], list[Hit], list[Hit]]:
+    """Terminal errors, wrappers, and context (warnings, recovered errors, passing tests)."""
+    errors: list[Hit] = []
+    wrappers: list[Hit] = []
+    context: list[Hit] = []
+    first = lines[0].number if lines else 0
+    for hit in hits:
+        if (
+            hit.rule.severity == "warning"
+            or (hit.rule.window == 1 and is_context_line(hit.line.text))
+            or _recovered(hit, lines[hit.line.number - first + 1 :] if lines else ())
+        ):
+            context.append(hit)
+        elif hit.rule.severity == "wrapper":
+            wrappers.append(hit)
+        else:
+            errors.append(hit)
+    return errors, wrappers, context
+
+
+def is_context_line(text: str) -> bool:
+    """A line that reports something the job survived or that passed: never the cause."""
+    return bool(_CONTEXT.search(text)) or _nothing_failed(text)
+
+
+def _nothing_failed(text: str) -> bool:
+    """A count line whose failure and error counts are all zero (``Failed: 0, Errors: 0``)."""
+    counts = [int(a or b) for a, b in _COUNTS.findall(text)]
+    return bool(counts) and not any(counts)
+
+
+def _recovered(hit: Hit, later: Sequence[CleanLine]) -> bool:
+    """Whether a line after the hit, in the same step, says its error was recovered from."""
+    if not hit.rule.recovered_when or not later:
+        return False
+    patterns = [re.compile(pattern) for pattern in hit.rule.recovered_when]
+    return any(pattern.search(line.text) for line in later for pattern in patterns)
+
+
+def _wrapped(lines: Sequence[CleanLine], wrapper: Hit, familiar: frozenset[int]) -> list[CleanLine]:
+    """The error-looking lines just above a wrapper line: the specific error it sums up."""
+    above = [line for line in lines if line.number < wrapper.line.number]
+    return relevant_error_lines(above[-WRAPPED_LOOKBACK:], [], limit=3, familiar=familiar)
 
 
 def rule_decides_alone(rule_confidence: float | None) -> bool:
@@ -116,8 +318,11 @@ def model_may_speak(rule_confidence: float | None, scope: str) -> bool:
     return scope == WEAK and not rule_decides_alone(rule_confidence)
 
 
-def _from_rule(decisive: Hit, scan: ScanResult, source: str) -> Diagnosis:
+def _from_rule(
+    decisive: Hit, found: Findings, scan: ScanResult, source: str, baseline: str | None
+) -> Diagnosis:
     rule = decisive.rule
+    step = found.step.name if found.step is not None and found.step.name else decisive.line.step
     return Diagnosis(
         source=source,
         category=rule.category,
@@ -127,15 +332,20 @@ def _from_rule(decisive: Hit, scan: ScanResult, source: str) -> Diagnosis:
         title=rule.title,
         explain=rule.explain,
         advice=rule.advice,
-        evidence=_evidence(decisive, scan.hits),
-        step=decisive.line.step,
+        evidence=_evidence(decisive, found),
+        step=step,
         tests=list(scan.tests),
         fix=rule.fix,
+        baseline=baseline,
     )
 
 
 def _from_model(
-    prediction: Prediction, window: Sequence[CleanLine], scan: ScanResult, source: str
+    prediction: Prediction,
+    window: Sequence[CleanLine],
+    scan: ScanResult,
+    source: str,
+    baseline: str | None,
 ) -> Diagnosis:
     """A diagnosis the model made: its evidence is the lines that weighed most for it."""
     category = Category(prediction.category)
@@ -158,6 +368,7 @@ def _from_model(
         evidence=[Evidence(line=line.number, text=line.text) for line in lines],
         step=lines[0].step,
         tests=list(scan.tests),
+        baseline=baseline,
     )
 
 
@@ -173,23 +384,33 @@ def root_cause(hits: Sequence[Hit]) -> Hit | None:
     return min(hits, key=lambda hit: (-hit.rule.rank, hit.line.number), default=None)
 
 
-def _evidence(decisive: Hit, hits: Sequence[Hit]) -> list[Evidence]:
-    """The decisive line first, then other lines of the same category in log order."""
+def _evidence(decisive: Hit, found: Findings) -> list[Evidence]:
+    """The specific error a wrapper sums up first, then the decisive line, then other lines of
+    the same category (in the failing step, none found in the baseline) in log order."""
+    shown = {line.number: line for line in found.specific}
+    shown.setdefault(decisive.line.number, decisive.line)
     same = sorted(
         {
             hit.line.number: hit.line
-            for hit in hits
+            for hit in found.supporting
             if hit.rule.category == decisive.rule.category
-            and hit.line.number != decisive.line.number
+            and hit.line.number not in shown
+            and hit.line.number not in found.familiar
         }.values(),
         key=lambda line: line.number,
     )
-    lines = [decisive.line, *same[: MAX_EVIDENCE - 1]]
+    lines = [*shown.values(), *same][:MAX_EVIDENCE]
     return [Evidence(line=line.number, text=line.text) for line in lines]
 
 
-def _unknown(scan: ScanResult, source: str) -> Diagnosis:
-    lines = relevant_error_lines(scan.errorish, scan.tail)
+def _unknown(
+    scan: ScanResult,
+    found: Findings,
+    source: str,
+    baseline: str | None,
+    ranker: LineScorer | None,
+) -> Diagnosis:
+    lines = _unknown_lines(scan, found, ranker)
     return Diagnosis(
         source=source,
         category=Category.UNKNOWN,
@@ -200,27 +421,100 @@ def _unknown(scan: ScanResult, source: str) -> Diagnosis:
         explain=UNKNOWN_EXPLAIN,
         advice=UNKNOWN_ADVICE,
         evidence=[Evidence(line=line.number, text=line.text) for line in lines],
-        step=lines[0].step if lines else None,
+        step=found.step.name if found.step is not None else (lines[0].step if lines else None),
         tests=list(scan.tests),
+        baseline=baseline,
     )
 
 
+def _unknown_lines(scan: ScanResult, found: Findings, ranker: LineScorer | None) -> list[CleanLine]:
+    """The failing step's last error-looking lines (or the ranker's choice); the log's when no
+    step is known."""
+    if found.step is None:
+        return relevant_error_lines(scan.errorish, scan.tail, familiar=found.familiar)
+    end = found.step.exit_line
+    lines = [
+        line
+        for line in found.step.lines()
+        if line.number not in found.familiar
+        and line.number >= found.step.focus
+        and (end is None or line.number < end)
+    ]
+    if ranker is not None and lines:
+        return _ranked(lines, found.step, ranker)
+    return last_error_lines(lines)
+
+
+def last_error_lines(lines: Sequence[CleanLine], limit: int = 5) -> list[CleanLine]:
+    """The last cluster of error-looking lines before the exit, from its first line.
+
+    A failing command prints its error last, often over a few lines (a message and its
+    details); earlier error-looking lines of the same step are more often things it survived.
+    Set-up noise (echoes, environment dumps, comments, warnings, passing tests, "0 failed"
+    counts) and "exited with code 1" boilerplate are never chosen. The step's last lines when
+    nothing looks like an error.
+    """
+    usable = [
+        line
+        for line in lines
+        if line.text.strip()
+        and not _NOT_EVIDENCE.search(line.text)
+        and not is_context_line(line.text)
+    ]
+    looking = [
+        line
+        for line in usable
+        if _ERRORISH.search(line.text) and not _BOILERPLATE.search(line.text)
+    ]
+    if not looking:
+        return usable[-limit:]
+    looking = [line for line in looking if _SAYS_ERROR.search(line.text)] or looking
+    cluster = [looking[-1]]
+    for line in reversed(looking[:-1]):
+        if cluster[0].number - line.number > CLUSTER_GAP or len(cluster) >= CLUSTER_LINES:
+            break
+        cluster.insert(0, line)
+    return cluster[:limit]
+
+
+def _ranked(lines: Sequence[CleanLine], step: FailingStep, ranker: LineScorer) -> list[CleanLine]:
+    """The lines a learned ranker scores highest, decisive first."""
+    exit_index = len(lines)
+    if step.exit_line is not None:
+        exit_index = next(
+            (index for index, line in enumerate(lines) if line.number >= step.exit_line),
+            len(lines),
+        )
+    scores = ranker.score_lines([line.text for line in lines], exit_index)
+    order = sorted(range(len(lines)), key=lambda index: -scores[index])
+    return [lines[index] for index in order[:MAX_EVIDENCE] if lines[index].text.strip()]
+
+
 def relevant_error_lines(
-    errorish: Sequence[CleanLine], tail: Sequence[CleanLine], limit: int = 5
+    errorish: Sequence[CleanLine],
+    tail: Sequence[CleanLine],
+    limit: int = 5,
+    familiar: frozenset[int] = frozenset(),
 ) -> list[CleanLine]:
     """The lines most likely to say what went wrong, most telling first.
 
-    Error-looking lines that are not mere "exited with code 1" boilerplate, preferring strong
+    Error-looking lines that are not mere "exited with code 1" boilerplate, nor set-up noise
+    (command echoes, environment dumps, comments, warnings, passing tests), preferring strong
     words (error, fatal, exception) and, among those, the earliest of the last few; the tail
     of the log when nothing looks like an error.
     """
-    candidates = [
-        line for line in errorish if line.text.strip() and not _BOILERPLATE.search(line.text)
+    usable = [
+        line
+        for line in errorish
+        if line.text.strip() and line.number not in familiar and not _NOT_EVIDENCE.search(line.text)
     ]
+    looking = [line for line in usable if _ERRORISH.search(line.text)]
+    candidates = [line for line in looking if not _BOILERPLATE.search(line.text)]
     if not candidates:
-        candidates = [line for line in errorish if line.text.strip()]
+        candidates = looking
     if not candidates:
-        return [line for line in tail if line.text.strip()][-limit:]
+        rest = [line for line in tail if line.text.strip() and line.number not in familiar]
+        return rest[-limit:]
     strong = [line for line in candidates if _STRONG.search(line.text)]
     chosen = (strong or candidates)[-limit:]
     return sorted(chosen, key=lambda line: line.number)

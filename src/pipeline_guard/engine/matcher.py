@@ -34,7 +34,12 @@ import re2
 from pipeline_guard.engine.log_reader import Chunk, CleanLine, clean_bytes, clean_line, decoded_line
 from pipeline_guard.engine.needle import Needle, literal_needle
 from pipeline_guard.engine.rule import Rule, re2_options, rule_needles
-from pipeline_guard.engine.step_tracker import MARKER_KEYWORDS, StepTracker
+from pipeline_guard.engine.step_tracker import (
+    MARKER_KEYWORDS,
+    FailingStep,
+    StepRecord,
+    StepRecorder,
+)
 
 MAX_HITS_PER_RULE = 20
 MAX_TESTS = 100
@@ -87,6 +92,12 @@ class ScanResult:
     errorish: list[CleanLine] = field(default_factory=list)
     tail: list[CleanLine] = field(default_factory=list)
     lines: int = 0
+    steps: StepRecord = field(default_factory=StepRecord)
+    """Step changes, exit lines and snapshots of the failing steps (see ``step_tracker``)."""
+    failing: FailingStep | None = None
+    """The step that ended the job, once :mod:`~pipeline_guard.engine.analysis` located it."""
+    step_hits: list[Hit] = field(default_factory=list)
+    """Every hit inside ``failing`` (the scan keeps only each rule's first hits in the log)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +230,8 @@ class _Scan:
     def __init__(self, matcher: Matcher) -> None:
         self.matcher = matcher
         self.result = ScanResult()
-        self.steps = StepTracker()
-        self.step_changes: list[tuple[int, str | None]] = [(0, None)]
+        self.steps = StepRecorder()
+        self.step_changes = self.steps.record.changes
         self.pending: list[tuple[Rule, int, bytes, str | None]] = []
         self.tests_seen: set[str] = set()
         self.tail_data = b""
@@ -232,10 +243,12 @@ class _Scan:
             self._complete_pending(chunk)
             self._scan_chunk(chunk)
             self._keep_tail(chunk)
+            self.steps.chunk_done(chunk)
             last_line = chunk.last_line
         self._complete_pending(None)
         self.result.lines = last_line
         self._read_tail()
+        self.result.steps = self.steps.finish(self.tail_data, self.tail_first)
         return self.result
 
     def _scan_chunk(self, chunk: Chunk) -> None:
@@ -258,15 +271,9 @@ class _Scan:
             raw = data[line_start:line_end]
             needles = self.matcher.needles_in(raw, start - line_start)
             if any(self.matcher.is_marker(needle) for needle in needles):
-                self._feed_marker(line_no, raw)
+                self.steps.marker(chunk, line_no, line_start, line_end)
             self._verify(chunk, line_start, line_no, raw, needles)
             pos = line_end + 1
-
-    def _feed_marker(self, line_no: int, raw: bytes) -> None:
-        before = self.steps.current
-        self.steps.feed(raw.decode("utf-8", "replace"))
-        if self.steps.current != before:
-            self.step_changes.append((line_no, self.steps.current))
 
     def step_at(self, line_no: int) -> str | None:
         index = bisect.bisect_right(self.step_changes, line_no, key=lambda change: change[0])

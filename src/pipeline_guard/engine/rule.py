@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import re2
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -75,6 +75,8 @@ class Rule(BaseModel):
     priority: int | None = Field(default=None, ge=0, le=100)
     confidence: float = Field(default=0.9, ge=0.0, le=1.0)
     window: int = Field(default=1, ge=1, le=MAX_WINDOW)
+    severity: Literal["error", "wrapper", "warning"] = "error"
+    recovered_when: list[str] = Field(default_factory=list)
     examples: Examples
     source: str = Field(default="", exclude=True, repr=False)
 
@@ -91,6 +93,16 @@ class Rule(BaseModel):
                 raise ValueError(
                     f"pattern {index + 1} is not a valid RE2 regex: {detail}"
                 ) from None
+        return patterns
+
+    @field_validator("recovered_when")
+    @classmethod
+    def _compile_recovery(cls, patterns: list[str]) -> list[str]:
+        for index, pattern in enumerate(patterns):
+            try:
+                re2.compile(pattern, re2_options())
+            except re2.error:
+                raise ValueError(f"pattern {index + 1} is not a valid RE2 regex") from None
         return patterns
 
     @field_validator("category")

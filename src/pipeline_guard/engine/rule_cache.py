@@ -28,7 +28,7 @@ from typing import Any
 from pipeline_guard import __version__
 from pipeline_guard.engine.needle import KEYWORDS_VERSION, Needle
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: rules carry severity and recovered_when
 
 
 def cache_dir() -> Path | None:

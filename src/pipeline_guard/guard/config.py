@@ -50,7 +50,7 @@ class _Section(BaseModel):
 
 
 class RetryConfig(_Section):
-    """The retry budget (DESIGN.md: at most 2 attempts, never when more than 5 jobs failed)."""
+    """The retry budget (by default at most 2 attempts, never when more than 5 jobs failed)."""
 
     max_attempts: int = Field(2, ge=1, le=10, description="attempts of a run, the first included")
     max_failed_jobs: int = Field(

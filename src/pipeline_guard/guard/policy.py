@@ -1,9 +1,9 @@
 """Decide: from diagnoses, the run's context and the repository's config to a :class:`Plan`.
 
-Pure (data in, data out) and forge-blind. The guards DESIGN.md says cannot be configured off
-are enforced here: no retry beyond the budget or while the run is not finished, no retry when
-too many jobs failed at once, no fix for fork PRs; the comment is one per PR, which the forge
-keeps by editing in place.
+Pure (data in, data out) and forge-blind. The guards that cannot be configured off
+(docs/categories.md) are enforced here: no retry beyond the budget or while the run is not
+finished, no retry when too many jobs failed at once, no fix for fork PRs; the comment is one per
+PR, which the forge keeps by editing in place.
 
 Retry is all or nothing: it happens only when *every* failed job looks transient. When one job
 really broke, re-running its neighbours cannot turn the run green, and would only spend an

@@ -1,4 +1,4 @@
-"""Read a labelled corpus: ``labels.jsonl`` plus ``cases/<id>.log`` (see shared/corpus/README.md).
+"""Read a labelled corpus: ``labels.jsonl`` plus ``cases/<id>.log`` (README, "Scoring on a corpus").
 
 Used by ``eval`` and ``train``. Each label line is ``{"id", "category", "platform", "source",
 "evidence"}``; ``source`` is ``owner/repo:path@commit`` and :attr:`Case.group` is the project
@@ -35,6 +35,11 @@ class Case:
     project: str = ""
     green: Path | None = None
     """A log of an earlier successful run of the same job, usable as a baseline."""
+
+    @property
+    def key(self) -> str:
+        """Names the case across corpora (ids repeat between corpora): its log's path."""
+        return str(self.path)
 
     @property
     def label(self) -> str:

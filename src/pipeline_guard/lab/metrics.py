@@ -8,7 +8,7 @@ in the gold labels (a category no log has cannot be scored fairly).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 
@@ -82,3 +82,98 @@ def format_comparison(columns: dict[str, Scores], top_confusions: int = 10) -> s
         for gold, predicted, count in columns[last].confusions[:top_confusions]:
             rows.append(f"  {gold} -> {predicted}: {count}")
     return "\n".join(rows) + "\n"
+
+
+SPAN_SLACK = 2
+"""Lines of slack around a labelled chunk (corpus-whole README): a hit may land just beside it."""
+RETRY_GOLD = frozenset({"network", "rate-limit", "runner"})
+"""Gold categories for which re-running the job is right; a retry of anything else is false."""
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """What a diagnosis said about one whole log with a labelled failure span."""
+
+    gold: str | None
+    """The labelled category, ``None`` where the label does not decide one."""
+    spans: tuple[tuple[int, int], ...]
+    """The labelled chunk first, then its ``also`` ranges (1-based, inclusive)."""
+    evidence: tuple[int, ...]
+    """The diagnosis' evidence line numbers, decisive first."""
+    category: str
+    action: str
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRow:
+    """Location scores over one group of logs (one gold category, or all of them)."""
+
+    name: str
+    total: int
+    hit_at_1: float
+    hit_at_any: float
+    unknown: float
+    false_retry: float
+
+
+def in_span(line: int, spans: Sequence[tuple[int, int]]) -> bool:
+    """Whether an evidence line points at the labelled failure: the chunk (with slack) or an
+    ``also`` range."""
+    if not spans:
+        return False
+    first, last = spans[0]
+    if first - SPAN_SLACK <= line <= last + SPAN_SLACK:
+        return True
+    return any(start <= line <= end for start, end in spans[1:])
+
+
+def locate_score(located: Sequence[Located]) -> list[LocationRow]:
+    """hit@1, hit@any, unknown rate and false-retry rate, per gold category then overall.
+
+    The false-retry rate counts ``retry`` actions on logs whose gold category is decided and is
+    not network, rate-limit or runner, over all logs with a decided category.
+    """
+    groups: dict[str, list[Located]] = {}
+    for item in located:
+        groups.setdefault(item.gold or "(undecided)", []).append(item)
+    rows = [_location_row(name, groups[name]) for name in sorted(groups)]
+    rows.append(_location_row("overall", located))
+    return rows
+
+
+def _location_row(name: str, items: Sequence[Located]) -> LocationRow:
+    total = len(items)
+    decided = [item for item in items if item.gold is not None]
+    false_retries = sum(
+        1 for item in decided if item.action == "retry" and item.gold not in RETRY_GOLD
+    )
+    return LocationRow(
+        name=name,
+        total=total,
+        hit_at_1=_share(
+            items, lambda item: bool(item.evidence) and in_span(item.evidence[0], item.spans)
+        ),
+        hit_at_any=_share(items, lambda item: any(in_span(n, item.spans) for n in item.evidence)),
+        unknown=_share(items, lambda item: item.category == "unknown"),
+        false_retry=false_retries / len(decided) if decided else 0.0,
+    )
+
+
+def _share(items: Sequence[Located], test: Callable[[Located], bool]) -> float:
+    return sum(1 for item in items if test(item)) / len(items) if items else 0.0
+
+
+def format_locations(rows: Sequence[LocationRow]) -> str:
+    """The location table: where the evidence points, per gold category and overall."""
+    lines = [
+        f"{'gold category':<15} {'n':>4} {'hit@1':>7} {'hit@any':>8} {'unknown':>8}"
+        f" {'false retry':>12}"
+    ]
+    for row in rows:
+        if row.name == "overall":
+            lines.append("")
+        lines.append(
+            f"{row.name:<15} {row.total:>4} {row.hit_at_1:>7.3f} {row.hit_at_any:>8.3f} "
+            f"{row.unknown:>8.3f} {row.false_retry:>12.3f}"
+        )
+    return "\n".join(lines) + "\n"

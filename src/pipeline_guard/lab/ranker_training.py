@@ -395,10 +395,10 @@ def fold_rankers(
     """For each case with a span, the ranker trained on the other projects' folds only.
 
     What ``eval --cv`` gives diagnosis for each log, so its hit@1 is out-of-fold. Cases are
-    keyed by :func:`case_key` (corpora may reuse ids)."""
+    keyed by :attr:`~pipeline_guard.lab.corpus.Case.key`."""
     matcher = Matcher(rules)
     steps = spool_steps(cases, matcher, "eval", settings.bits)
-    keys = [case_key(case) for case in cases if case.spans]
+    keys = [case.key for case in cases if case.spans]
     rankers: dict[str, LineScorer] = {}
     for train, test in project_folds([step.group for step in steps], settings.folds):
         model, table = fit_ranker([steps[index] for index in train], settings)
@@ -406,10 +406,6 @@ def fold_rankers(
         for index in test:
             rankers[keys[index]] = ranker
     return rankers
-
-
-def case_key(case: Case) -> str:
-    return str(case.path)
 
 
 def train_ranker(

@@ -1,0 +1,179 @@
+"""Whole job logs: the cause is in the step that failed, terminal, specific, not in the baseline.
+
+These run the bundled pack through ``analyze_source`` (the guard's and ``analyze``'s path) on
+logs shaped like real GitHub, GitLab and Travis jobs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import make_rule, run_cli, scan
+from pipeline_guard.engine.analysis import analyze_source
+from pipeline_guard.engine.baseline import normalise_block
+from pipeline_guard.engine.diagnosis import diagnose, is_context_line
+from pipeline_guard.engine.matcher import Matcher
+from pipeline_guard.engine.rule import load_rules
+from pipeline_guard.engine.step_tracker import JobStep
+
+STAMP = "2026-01-01T00:00:00.0000000Z "
+PIP_RETRY = (
+    "WARNING: Retrying (Retry(total=4, connect=None, read=None, redirect=None, status=None)) "
+    "after connection broken by 'ReadTimeoutError(\"HTTPSConnectionPool(host='pypi.org', "
+    "port=443): Read timed out. (read timeout=15)\")': /simple/requests/"
+)
+
+
+@pytest.fixture(scope="module")
+def matcher() -> Matcher:
+    return Matcher(load_rules(bundled=True))
+
+
+def write(tmp_path: Path, name: str, lines: list[str], stamp: str = STAMP) -> str:
+    path = tmp_path / name
+    path.write_text("".join(f"{stamp}{line}\n" for line in lines), encoding="utf-8")
+    return str(path)
+
+
+def github_job() -> list[str]:
+    return [
+        "##[group]Run pip install -r requirements.txt",
+        PIP_RETRY,
+        "Successfully installed requests-2.31.0",
+        "##[group]Run black --check . || true",
+        "would reformat src/app.py",
+        "Oh no! 💥 💔 💥 1 file would be reformatted, 12 files would be left unchanged.",
+        "##[group]Run pytest",
+        "tests/test_net.py::test_timeout_is_retried PASSED                    [ 50%]",
+        "tests/test_app.py::test_total FAILED                                 [100%]",
+        "E       assert 3 == 4",
+        "=========================== 1 failed, 1 passed in 0.12s ===========================",
+        "##[error]Process completed with exit code 1.",
+        "##[group]Post Run actions/checkout@v4",
+    ]
+
+
+def test_recovered_retry_and_a_passing_step_do_not_decide(tmp_path: Path, matcher: Matcher) -> None:
+    verdict = analyze_source(write(tmp_path, "job.log", github_job()), matcher)
+    assert (verdict.category, verdict.action) == ("test-failure", "comment")
+    assert verdict.step == "Run pytest"
+    assert verdict.evidence[0].line == 9
+
+
+def test_the_jobs_api_steps_pick_the_failed_step(tmp_path: Path, matcher: Matcher) -> None:
+    lines = github_job()
+    lines.insert(6, "##[error]Process completed with exit code 1.")  # continue-on-error
+    source = write(tmp_path, "job.log", lines)
+    assert analyze_source(source, matcher).category == "format"
+    api = (JobStep("black --check . || true", 3, "success"), JobStep("pytest", 4, "failure"))
+    assert analyze_source(source, matcher, job_steps=api).category == "test-failure"
+
+
+def test_a_wrapper_yields_to_the_specific_error_above_it(tmp_path: Path, matcher: Matcher) -> None:
+    lines = [
+        "$ npm test",
+        "> demo@1.0.0 test",
+        "> node check.js",
+        "Error: config file settings.json is missing a closing brace",
+        "npm ERR! Test failed.  See above for more details.",
+        'The command "npm test" exited with 1.',
+    ]
+    verdict = analyze_source(write(tmp_path, "job.log", lines, stamp=""), matcher)
+    assert verdict.rule == "npm-test-script-failed"
+    assert verdict.evidence[0].text.startswith("Error: config file")
+    assert verdict.evidence[1].text.startswith("npm ERR! Test failed")
+
+
+def test_unknown_quotes_the_failing_steps_error_lines_not_boilerplate(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    lines = [
+        "travis_fold:start:system_info\x1b[0KBuild system information",
+        "# give useful error messages",
+        "travis_fold:end:system_info\x1b[0K",
+        "$ ./check-links.sh",
+        "+ export ERROR_LEVEL=1",
+        "checked 120 links",
+        "ERROR: link check found 2 dead links: https://example.invalid/a",
+        'The command "./check-links.sh" exited with 1.',
+    ]
+    verdict = analyze_source(write(tmp_path, "job.log", lines, stamp=""), matcher)
+    assert verdict.category == "unknown"
+    assert [item.line for item in verdict.evidence] == [7]
+
+
+def test_a_line_of_the_green_log_is_never_the_evidence(tmp_path: Path, matcher: Matcher) -> None:
+    failed = [
+        "##[group]Run go test ./...",
+        "curl: (6) Could not resolve host: fixtures.example.com",
+        "--- FAIL: TestTotal (0.00s)",
+        "    cart_test.go:12: got 3, want 4",
+        "##[error]Process completed with exit code 1.",
+    ]
+    green = ["##[group]Run go test ./...", "curl: (6) Could not resolve host: fixtures.example.com"]
+    source = write(tmp_path, "failed.log", failed)
+    without = analyze_source(source, matcher)
+    assert without.category == "network"  # the failed download outranks the test alone
+    good = write(tmp_path, "green.log", green, stamp="2025-12-31T23:59:59.1234567Z ")
+    verdict = analyze_source(source, matcher, baseline=good)
+    assert (verdict.category, verdict.baseline) == ("test-failure", good)
+    assert all(item.line != 2 for item in verdict.evidence)
+
+
+def test_recovered_when_makes_an_error_context(tmp_path: Path) -> None:
+    rule = make_rule(
+        id="rvm-binary-404",
+        category="network",
+        patterns=[r"curl: \(22\) .* 404"],
+        recovered_when=["installing from source"],
+        examples={"match": ["curl: (22) The requested URL returned error: 404"], "no_match": ["x"]},
+    )
+    tests = make_rule(id="t", category="test-failure", patterns=["^FAIL: "])
+    log = (
+        "curl: (22) The requested URL returned error: 404\n"
+        "Binary not found, installing from source\nFAIL: test_x\n"
+    )
+    assert diagnose(scan([rule, tests], log), "job.log").category == "test-failure"
+    alone = "curl: (22) The requested URL returned error: 404\nFAIL: test_x\n"
+    assert diagnose(scan([rule, tests], alone), "job.log").category == "network"
+
+
+def test_context_lines() -> None:
+    for text in (
+        "W: Failed to fetch http://ppa.example/InRelease  Temporary failure resolving",
+        PIP_RETRY,
+        "tests/test_timeout.py::test_timeout_error PASSED   [ 10%]",
+        "ok 3 - handles connection refused",
+        "--- PASS: TestTimeout (0.00s)",
+        "Tests run: 4, Failures: 0, Errors: 0, Skipped: 0",
+        "DEBUG dial tcp: i/o timeout",
+    ):
+        assert is_context_line(text), text
+    for text in ("E: Unable to locate package foo", "FAILED tests/a.py::test_b", "Failures: 2"):
+        assert not is_context_line(text), text
+
+
+def test_normalising_keeps_zero_counts_apart_from_failures() -> None:
+    a = normalise_block(b"2024-01-01T10:00:00.1234567Z Tests run: 12, Failures: 0 (1.2s)\n")
+    b = normalise_block(b"Tests run: 13, Failures: 0 (0.9s)\n")
+    c = normalise_block(b"Tests run: 13, Failures: 2 (0.9s)\n")
+    assert a == b != c
+    assert normalise_block(b"/tmp/tmpx8a1/build.log abc1234f\n") == normalise_block(
+        b"/tmp/tmpq77z/build.log 99ffee00\n"
+    )
+
+
+def test_analyze_baseline_flag_reports_the_baseline(tmp_path: Path) -> None:
+    failed = write(tmp_path, "failed.log", github_job())
+    green = write(tmp_path, "green.log", github_job()[:4])
+    done = run_cli("analyze", failed, "--baseline", green, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    diagnosis = json.loads(done.stdout)["diagnoses"][0]
+    assert (diagnosis["category"], diagnosis["baseline"]) == ("test-failure", green)
+    missing = run_cli("analyze", failed, "--baseline", str(tmp_path / "nope.log"))
+    assert missing.returncode == 2
+    assert "--baseline" in missing.stderr
+    assert "Traceback" not in missing.stderr
