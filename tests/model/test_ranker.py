@@ -221,3 +221,21 @@ def test_scoring_never_imports_numpy(tmp_path: Path) -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_analyze_takes_the_rankers_line_where_no_rule_speaks(tmp_path: Path) -> None:
+    pack = tiny_pack(tmp_path / "m.npz", {"frobnicator": "config"}, threshold=1.0)
+    log = tmp_path / "job.log"
+    log.write_text(
+        "$ ./run-checks\n"
+        "quux overflowed the widget table\n"
+        "later: error: something else went wrong\n"
+        'The command "./run-checks" exited with 1.\n'
+    )
+    args = ("analyze", str(log), "--no-bundled", "--model", str(pack), "--format", "json")
+    heuristic = json.loads(run_cli(*args).stdout)["diagnoses"][0]
+    tiny_ranker(pack, {"t:quux": 5.0})
+    ranked = json.loads(run_cli(*args).stdout)["diagnoses"][0]
+    assert heuristic["category"] == ranked["category"] == "unknown"
+    assert heuristic["evidence"][0]["line"] != 2
+    assert ranked["evidence"][0]["line"] == 2

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from pipeline_guard.cli.error_handler import report_error
-from pipeline_guard.cli.model_choice import choose_model
+from pipeline_guard.cli.model_choice import choose_model, choose_ranker
 from pipeline_guard.cli.render import render, use_colour
 from pipeline_guard.engine.analysis import LogResult, iter_results
 from pipeline_guard.engine.log_reader import open_log
@@ -42,7 +42,7 @@ def run(
     outcomes: list[LogResult] = []
     stopped: GuardError | None = None
     try:
-        outcomes.extend(iter_results(sources, matcher, model, baseline))
+        outcomes.extend(iter_results(sources, matcher, model, baseline, choose_ranker(model)))
     except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
         stopped = exc
     sys.stdout.write(render(outcomes, fmt, colour=use_colour(sys.stdout)))
