@@ -278,3 +278,4 @@ def test_eval_scores_a_corpus(rules_dir: Path, tmp_path: Path) -> None:
 def test_version() -> None:
     done = run_cli("--version", cwd=REPO)
     assert done.stdout.startswith("pipeline-guard ")
+    assert done.stdout.splitlines()[1] == "prefilter engine: re2"

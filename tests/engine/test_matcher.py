@@ -9,7 +9,7 @@ import pytest
 
 from conftest import make_rule, scan
 from pipeline_guard.engine.log_reader import iter_chunks
-from pipeline_guard.engine.matcher import MAX_HITS_PER_RULE, Matcher
+from pipeline_guard.engine.matcher import MAX_HITS_PER_RULE, MAX_TESTS, Matcher
 from pipeline_guard.errors import RuleError
 
 
@@ -78,12 +78,39 @@ def test_failing_test_names_are_collected_once_in_order() -> None:
     assert scan([rule], log).tests == ["TestB", "TestA"]
 
 
-def test_hits_are_capped_per_rule_but_counted() -> None:
+def test_hits_are_capped_per_rule_and_a_capped_rule_is_no_longer_verified() -> None:
+    # Counting every match of a rule whose hits are already kept would make a log where
+    # every line matches cost a verification per line: the count stops at the cap.
     rule = make_rule(patterns=["ECONNRESET"])
     result = scan([rule], "ECONNRESET\n" * (MAX_HITS_PER_RULE + 30))
     assert len(result.hits) == MAX_HITS_PER_RULE
-    assert result.counts["test-rule"] == MAX_HITS_PER_RULE + 30
+    assert result.counts["test-rule"] == MAX_HITS_PER_RULE
     assert result.lines == MAX_HITS_PER_RULE + 30
+
+
+def test_a_capped_rule_sharing_a_needle_leaves_the_other_rule_verified() -> None:
+    capped = make_rule(id="capped", patterns=["ECONNRESET"])
+    later = make_rule(id="later", patterns=["ECONNRESET at the end"], category="dependency")
+    log = "ECONNRESET\n" * (MAX_HITS_PER_RULE + 5) + "ECONNRESET at the end\n"
+    result = scan([capped, later], log)
+    assert [hit.line.number for hit in result.hits if hit.rule.id == "later"] == [
+        MAX_HITS_PER_RULE + 6
+    ]
+
+
+def test_test_names_are_still_collected_after_the_hits_are_capped() -> None:
+    rule = make_rule(category="test-failure", patterns=[r"^--- FAIL: (?P<test>\S+)"])
+    log = "".join(f"--- FAIL: Test{n}\n" for n in range(MAX_TESTS + 10))
+    result = scan([rule], log)
+    assert len(result.hits) == MAX_HITS_PER_RULE
+    assert result.tests == [f"Test{n}" for n in range(MAX_TESTS)]
+
+
+def test_step_markers_are_followed_after_every_rule_is_capped() -> None:
+    rule = make_rule(patterns=["ECONNRESET"])
+    log = "ECONNRESET\n" * (MAX_HITS_PER_RULE + 5) + "##[group]Run make test\nfatal: late\n"
+    result = scan([rule], log)
+    assert result.tail[-1].step == "Run make test"
 
 
 def test_catastrophic_regex_cannot_hang_the_scan() -> None:

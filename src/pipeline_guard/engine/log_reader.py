@@ -155,13 +155,15 @@ def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chun
     carry = b""
     skipping = False  # inside the rest of a line that was already cut
     first = True
+    read_any = False
     while True:
         block = stream.read(block_size)
+        if not block:
+            break
+        read_any = True
         if first:
             block = block.removeprefix(b"\xef\xbb\xbf")
             first = False
-        if not block:
-            break
         if skipping:
             newline = block.find(b"\n")
             if newline < 0:
@@ -189,7 +191,7 @@ def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chun
             next_line += 1
             carry = b""
             skipping = True
-    if carry:
+    if carry or (read_any and next_line == 1):  # a log of a byte-order mark alone: one line
         yield Chunk(clean_block(carry + b"\n"), next_line, 1)
 
 

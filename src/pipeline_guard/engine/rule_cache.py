@@ -12,7 +12,9 @@ ignored (the rules are then loaded the slow way), never an error.
 Location: ``$PIPELINE_GUARD_CACHE_DIR``, else ``$XDG_CACHE_HOME/pipeline-guard``, else
 ``~/.cache/pipeline-guard``. Set ``PIPELINE_GUARD_CACHE_DIR=off`` to disable it. Any command
 that loads the rules fills it (``pipeline-guard rules list``), so a container image can warm it
-at build time: the first run then starts as fast as the later ones.
+at build time: the first run then starts as fast as the later ones. The same directory keeps
+the compiled Hyperscan database of the pack's needles (:func:`compiled_database`), which a
+process could not otherwise get without seconds of compiling.
 """
 
 from __future__ import annotations
@@ -20,15 +22,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from pipeline_guard import __version__
 from pipeline_guard.engine.needle import KEYWORDS_VERSION, Needle
+from pipeline_guard.engine.prefilter import (
+    bytewise,
+    compile_hyperscan,
+    dump_hyperscan,
+    load_hyperscan,
+)
 
-CACHE_FORMAT = 2  # 2: rules carry severity and recovered_when
+CACHE_FORMAT = 3  # 2: rules carry severity and recovered_when; 3: needle derivation 4
 
 
 def cache_dir() -> Path | None:
@@ -90,3 +100,39 @@ def needles_from(entry: dict[str, Any]) -> dict[str, tuple[Needle, ...] | None]:
         pattern: None if found is None else tuple(Needle(**needle) for needle in found)
         for pattern, found in entry["needles"].items()
     }
+
+
+def compiled_database(regexes: Sequence[str]) -> Any:
+    """The Hyperscan database of these needle regexes: loaded from the cache, else compiled
+    (seconds for the bundled pack) and cached for the next process.
+
+    The key covers the regexes, the Hyperscan version and the machine architecture: a
+    serialised database only loads on the platform and library that built it. A cache entry
+    that does not load is compiled again, never an error.
+    """
+    import hyperscan  # noqa: PLC0415 - optional; only the Hyperscan engine gets here
+
+    release = getattr(hyperscan, "__version__", "")
+    key = hashlib.sha256(f"{CACHE_FORMAT}/{release}/{platform.machine()}\n".encode())
+    key.update("\n".join(bytewise(regex) for regex in regexes).encode("utf-8"))
+    directory = cache_dir()
+    path = None if directory is None else directory / f"hyperscan-{key.hexdigest()}.db"
+    if path is not None:
+        try:
+            return load_hyperscan(path.read_bytes())
+        except Exception:  # missing, truncated or built elsewhere: compile it again
+            pass
+    database = compile_hyperscan(regexes)
+    if path is not None:
+        _write_atomically(path, dump_hyperscan(database))
+    return database
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
+            handle.write(data)
+        Path(handle.name).replace(path)
+    except OSError:
+        return

@@ -7,19 +7,33 @@ RE2 set), so a wrong hand-written keyword fails the test as surely as a wrong pa
 - every pattern of a rule matches at least one of the rule's examples (no dead patterns);
 - a rule that names failing tests (``(?P<test>...)``) reads a name off one example at least;
 - with the whole pack loaded, every ``match`` example is diagnosed as the rule's category, so
-  a rule of another category with a higher priority cannot silently swallow it.
+  a rule of another category with a higher priority cannot silently swallow it;
+- the rule's needles (what the prefilter looks for on its behalf) select at most
+  :data:`MAX_SELECTED` of the lines of a representative log: every line a needle selects is
+  verified in Python in *every* log scanned, so one rule whose needle hits ``123ms`` timing
+  lines once made every scan five times dearer (issue 17). The log, ``data/representative
+  .log.gz``, is ordinary output of real public CI logs of many ecosystems away from their
+  failures, plus the benchmark's generated noise (``benchmarks/build_sample_log.py``).
 """
 
 from __future__ import annotations
 
+import gzip
 import io
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from pipeline_guard.engine.diagnosis import diagnose
-from pipeline_guard.engine.log_reader import Chunk, clean_line, iter_chunks
+from pipeline_guard.engine.log_reader import Chunk, clean_block, clean_line, iter_chunks
 from pipeline_guard.engine.matcher import Matcher, ScanResult
 from pipeline_guard.engine.rule import Rule
+
+MAX_SELECTED = 0.005
+"""The largest share of a representative log's lines a rule's needles may select."""
+
+REPRESENTATIVE_LOG = Path(__file__).parent / "data" / "representative.log.gz"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +63,38 @@ def check_rules(
     failures: list[RuleCheckFailure] = []
     for rule in rules:
         failures.extend(_check_rule(rule, whole))
+    failures.extend(unselective_needles(rules, whole))
+    return failures
+
+
+def unselective_needles(
+    rules: Sequence[Rule], pack: Matcher, log: Path = REPRESENTATIVE_LOG
+) -> list[RuleCheckFailure]:
+    """A failure for each rule whose needles select more than :data:`MAX_SELECTED` of the
+    lines of ``log``, naming the needle that selects most."""
+    data = clean_block(gzip.decompress(log.read_bytes()))
+    lines = data.count(b"\n") or 1
+    per_needle: Counter[int] = Counter()
+    per_rule: Counter[int] = Counter()
+    for _start, _end, needles in pack.prefilter.candidates(data):
+        per_needle.update(needles)
+        per_rule.update(set().union(*(pack.owners(needle) for needle in needles)))
+    wanted = {rule.id for rule in rules}
+    failures = []
+    for index, rule in enumerate(pack.rules):
+        share = per_rule[index] / lines
+        if rule.id not in wanted or share <= MAX_SELECTED:
+            continue
+        worst = max(pack.needles_of(index), key=lambda needle: per_needle[needle])
+        failures.append(
+            RuleCheckFailure(
+                rule.id,
+                rule.source,
+                f"needle {pack.needle(worst).regex!r} selects {per_needle[worst] / lines:.2%} "
+                f"of the lines of an ordinary log (the rule's needles: {share:.2%}, at most "
+                f"{MAX_SELECTED:.1%}); give the rule `keywords:` or a more specific pattern",
+            )
+        )
     return failures
 
 

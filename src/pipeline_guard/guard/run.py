@@ -12,7 +12,7 @@ from __future__ import annotations
 import glob
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,7 +94,7 @@ def _redactor(env: Mapping[str, str], context: RunContext) -> Redactor:
 
 def _collect(
     module: ForgeModule, context: RunContext, outcome: Outcome, log_dir: Path
-) -> tuple[Forge | None, list[FailedJob]]:
+) -> tuple[Forge | None, Iterable[FailedJob]]:
     """The failed jobs with their logs on disk; forge errors are recorded, not raised."""
     file_jobs = jobs_from_files(context.log_files)
     try:
@@ -130,7 +130,7 @@ def jobs_from_files(patterns: Sequence[str]) -> list[FailedJob]:
 
 def _fetch_logs(
     forge: Forge, jobs: list[FailedJob], log_dir: Path, outcome: Outcome
-) -> list[FailedJob]:
+) -> Iterator[FailedJob]:
     """Every job's log, a few at a time; annotations are appended where rules can see them.
     A log that cannot be fetched costs only its own job's diagnosis (recorded as an error)."""
 
@@ -148,7 +148,7 @@ def _fetch_logs(
         return job.model_copy(update={"log_path": path})
 
     with ThreadPoolExecutor(max_workers=DOWNLOADS) as pool:
-        return list(pool.map(fetch, jobs))
+        yield from pool.map(fetch, jobs)  # in order, as each is ready: analyses overlap downloads
 
 
 def _diagnose(job: FailedJob, matcher: Matcher, model: Scorer | None) -> Diagnosis:

@@ -13,8 +13,10 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.rule import Rule, load_rules
-from pipeline_guard.errors import UsageError
+from pipeline_guard.engine.rule_checks import unselective_needles
+from pipeline_guard.errors import RuleError, UsageError
 from pipeline_guard.lab.corpus import Case, read_corpus
 
 
@@ -27,6 +29,9 @@ def run(
 ) -> int:
     cases = [case for corpus in corpora for case in read_corpus(corpus)]
     rules = load_rules(rule_dirs, bundled=bundled)
+    unselective = unselective_needles(rules, Matcher(rules))
+    if unselective:  # a pack built on such a rule would make every scan of every log dearer
+        raise RuleError(str(unselective[0]))
     if args.ranker:
         return _ranker(cases, rules, output, corpora, args)
     return _category(cases, rules, output, corpora, args)
