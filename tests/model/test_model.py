@@ -19,7 +19,8 @@ from pipeline_guard.errors import ModelError
 from pipeline_guard.lab.corpus import read_corpus
 from pipeline_guard.lab.training import TrainSettings, cross_validate, save_model, train
 from pipeline_guard.model.features import FEATURE_VERSION, hash_token, line_features
-from pipeline_guard.model.pack import MODEL_VERSION, NOISE, load_model
+from pipeline_guard.model.pack import NOISE, load_model
+from pipeline_guard.model.pack_format import PACK_VERSION
 
 BITS = 12
 CLASSES = sorted([*(category.value for category in Category), NOISE])
@@ -126,7 +127,7 @@ def _rewrite_meta(path: Path, change: dict[str, object]) -> None:
         ),
         (lambda p: p.write_bytes(b"not a zip at all"), "corrupt or truncated model file"),
         (
-            lambda p: _rewrite_meta(p, {"version": MODEL_VERSION + 1}),
+            lambda p: _rewrite_meta(p, {"version": PACK_VERSION + 1}),
             "model format version 2 is not supported",
         ),
         (

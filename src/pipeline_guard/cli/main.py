@@ -196,6 +196,12 @@ def _parser() -> _Parser:
         action="store_false",
         help="do not add the rules' match examples to the training data",
     )
+    train.add_argument(
+        "--ranker",
+        action="store_true",
+        help="train the line ranker (from corpora with failure spans) instead of the category "
+        "model; the other part of an existing pack at -o is kept",
+    )
     _add_rules_option(train)
     _add_verbose_option(train)
     return parser

@@ -109,12 +109,14 @@ def iter_results(
     matcher: Matcher,
     model: Scorer | None = None,
     baseline: str | None = None,
+    ranker: LineScorer | None = None,
 ) -> Iterator[LogResult]:
     """Diagnose every input, in order; a bad input does not stop the others."""
     for source in sources:
         try:
             yield LogResult(
-                source, diagnosis=analyze_source(source, matcher, model, baseline=baseline)
+                source,
+                diagnosis=analyze_source(source, matcher, model, baseline=baseline, ranker=ranker),
             )
         except InputError as exc:
             yield LogResult(source, error=str(exc))

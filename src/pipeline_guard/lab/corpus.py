@@ -37,6 +37,11 @@ class Case:
     """A log of an earlier successful run of the same job, usable as a baseline."""
 
     @property
+    def key(self) -> str:
+        """Names the case across corpora (ids repeat between corpora): its log's path."""
+        return str(self.path)
+
+    @property
     def label(self) -> str:
         """The category as a string, for code that only handles decided cases."""
         if self.category is None:

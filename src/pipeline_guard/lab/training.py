@@ -22,11 +22,8 @@ data and seed give the same file, byte for byte.
 
 from __future__ import annotations
 
-import io
-import json
 import math
 import tempfile
-import zipfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,8 +48,9 @@ from pipeline_guard.engine.rule import Rule
 from pipeline_guard.engine.window import failure_window
 from pipeline_guard.errors import UsageError
 from pipeline_guard.lab.corpus import Case
+from pipeline_guard.lab.pack_writer import write_category_part
 from pipeline_guard.model.features import DEFAULT_BITS, FEATURE_VERSION, line_features
-from pipeline_guard.model.pack import MODEL_FORMAT, MODEL_VERSION, NOISE, window_prediction
+from pipeline_guard.model.pack import NOISE, window_prediction
 
 BATCH_SIZE = 2048
 NOISE_PER_LOG = 30
@@ -437,21 +435,10 @@ def save_model(
     weights: npt.NDArray[np.float32],
     intercept: npt.NDArray[np.float32],
 ) -> None:
-    """Write a model pack byte-for-byte reproducibly (fixed zip timestamps, sorted JSON).
-
-    Members are stored uncompressed: the pack loads faster, and git compresses it anyway.
-    """
-    document = {"format": MODEL_FORMAT, "version": MODEL_VERSION, **meta}
-    members = {
-        "meta": np.array(json.dumps(document, sort_keys=True)),
-        "feature_ids": np.ascontiguousarray(feature_ids, dtype="<i8"),
-        "weights": np.ascontiguousarray(weights, dtype="<f4"),
-        "intercept": np.ascontiguousarray(intercept, dtype="<f4"),
+    """Write the category model into the pack at ``path`` (its line ranker, if any, is kept)."""
+    arrays: dict[str, npt.NDArray[Any]] = {
+        "feature_ids": feature_ids,
+        "weights": weights,
+        "intercept": intercept,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
-        for name, values in members.items():
-            buffer = io.BytesIO()
-            np.lib.format.write_array(buffer, values, allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(2020, 1, 1, 0, 0, 0))
-            archive.writestr(info, buffer.getvalue())
+    write_category_part(path, meta, arrays)

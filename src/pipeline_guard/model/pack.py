@@ -1,8 +1,9 @@
-"""The model pack: a linear classifier of log lines, stored as plain data, run with numpy.
+"""The category model of a pack: a linear classifier of log lines, stored as plain data.
 
 A model pack is **data, not code**: loading one never runs anything from the file (a pickle
-from a repository would be code execution). It is a zip file in NumPy's ``.npz`` layout,
-read with ``allow_pickle=False``, holding:
+from a repository would be code execution). Its file format (members, dtypes, the ``meta``
+document, the optional line ranker beside this model) is defined once in
+:mod:`pipeline_guard.model.pack_format`. The category model's part is:
 
 ``meta``
     a JSON document (stored as a 0-d unicode array)::
@@ -45,7 +46,6 @@ Scoring a window of 200 lines takes about a millisecond. Packs are written by
 from __future__ import annotations
 
 import bisect
-import json
 import math
 import zipfile
 from array import array
@@ -56,16 +56,15 @@ from typing import Any
 
 from pipeline_guard.engine.prediction import SCOPES, Prediction
 from pipeline_guard.errors import ModelError
-from pipeline_guard.limits import InputRefused, check_depth
+from pipeline_guard.limits import InputRefused
 from pipeline_guard.model.features import FEATURE_VERSION, line_features
 from pipeline_guard.model.npy import Array, NpyError, read_npz
+from pipeline_guard.model.pack_format import CATEGORY_MEMBERS, pack_document
 
-MODEL_FORMAT = "pipeline-guard-model"
-MODEL_VERSION = 1
 INPUTS = ("line-max",)
 NOISE = "noise"
 """The class of lines that say nothing about a failure."""
-_NUMERIC = ("feature_ids", "weights", "intercept")
+_NUMERIC = tuple(CATEGORY_MEMBERS)
 
 
 @dataclass(frozen=True)
@@ -127,9 +126,19 @@ def softmax(scores: Sequence[float]) -> list[float]:
 
 
 def load_model(path: Path) -> ModelPack:
-    """Read and validate a model pack; a one-line :class:`ModelError` for anything wrong."""
+    """Read and validate a pack's category model; a one-line :class:`ModelError` for anything
+    wrong."""
+    arrays, meta_text = read_pack(path, _NUMERIC, "category model")
+    return _validated(path, meta_text, arrays)
+
+
+def read_pack(path: Path, members: tuple[str, ...], part: str) -> tuple[dict[str, Array], str]:
+    """The numeric ``members`` of a pack and its ``meta`` text; one-line errors naming the file.
+
+    ``part`` names what is missing when the pack lacks those members (a pack may hold only the
+    category model or only the line ranker)."""
     try:
-        arrays, meta_text = read_npz(path, _NUMERIC)
+        return read_npz(path, members)
     except FileNotFoundError:
         raise ModelError(f"{path}: model file not found") from None
     except IsADirectoryError:
@@ -137,12 +146,13 @@ def load_model(path: Path) -> ModelPack:
     except InputRefused as exc:
         raise ModelError(f"{path}: refused: it {exc}") from None
     except NpyError as exc:
-        if str(exc).startswith("missing"):
+        if str(exc).startswith("missing meta"):
             raise ModelError(f"{path}: not a pipeline-guard model pack ({exc})") from None
+        if str(exc).startswith("missing"):
+            raise ModelError(f"{path}: the pack holds no {part} ({exc})") from None
         raise ModelError(f"{path}: corrupt or truncated model file ({exc})") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
         raise ModelError(f"{path}: corrupt or truncated model file ({_reason(exc)})") from None
-    return _validated(path, meta_text, arrays)
 
 
 def _reason(exc: BaseException) -> str:
@@ -151,19 +161,7 @@ def _reason(exc: BaseException) -> str:
 
 
 def _validated(path: Path, meta_text: str, arrays: dict[str, Array]) -> ModelPack:
-    try:
-        meta = json.loads(meta_text)
-        check_depth(meta)
-    except (ValueError, RecursionError):  # not JSON, a 100k-digit number, nested too deep
-        raise ModelError(f"{path}: corrupt model file (meta is not valid JSON)") from None
-    if not isinstance(meta, dict) or meta.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{path}: not a pipeline-guard model pack")
-    if meta.get("version") != MODEL_VERSION:
-        raise ModelError(
-            f"{path}: model format version {meta.get('version')!r} is not supported "
-            f"(this pipeline-guard reads version {MODEL_VERSION}); "
-            "retrain it with `pipeline-guard train`"
-        )
+    meta = pack_document(path, meta_text)
     features = meta.get("features") or {}
     if features.get("kind") != "hashed-tokens" or features.get("version") != FEATURE_VERSION:
         raise ModelError(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.cli.error_handler import report_error
-from pipeline_guard.cli.model_choice import choose_model
+from pipeline_guard.cli.model_choice import choose_model, choose_ranker
 from pipeline_guard.cli.progress import counted
 from pipeline_guard.cli.render import render, use_colour
 from pipeline_guard.engine.analysis import LogResult, iter_results
@@ -53,7 +53,7 @@ def run(
     stopped: GuardError | None = None
     try:
         with counted(sources, "analyzing", sys.stderr) as inputs:
-            outcomes.extend(iter_results(inputs, matcher, model, baseline))
+            outcomes.extend(iter_results(inputs, matcher, model, baseline, choose_ranker(model)))
     except GuardError as exc:  # e.g. a corrupt model pack: keep what was already diagnosed
         stopped = exc
     if redactor is not None:

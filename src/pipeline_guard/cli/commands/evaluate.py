@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pipeline_guard.cli.model_choice import LazyModel, choose_model
+from pipeline_guard.cli.model_choice import LazyModel, choose_model, choose_ranker
 from pipeline_guard.cli.progress import bar, counted
 from pipeline_guard.engine.analysis import candidate_lines, scan_source
 from pipeline_guard.engine.baseline import familiar_lines
 from pipeline_guard.engine.diagnosis import FULL, RULES_ALONE, Diagnosis, Selection, diagnose
 from pipeline_guard.engine.matcher import Matcher
+from pipeline_guard.engine.prediction import LineScorer
 from pipeline_guard.engine.rule import Rule, load_rules
 from pipeline_guard.engine.window import failure_window
 from pipeline_guard.errors import UsageError
@@ -77,7 +78,8 @@ def run(
     cases = read_corpus(corpus_dir)
     rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
     model = None if folds else choose_model(model_path, use_model)
-    verdicts = _diagnose_all(cases, rules, model, use_baseline, ablation)
+    rankers = _fold_rankers(cases, rules, folds) if folds and use_model else {}
+    verdicts = _diagnose_all(cases, rules, model, use_baseline, ablation, rankers=rankers)
     header = _header(model)
     if folds:
         header, cv_categories = _cross_validated(cases, rules, folds)
@@ -123,8 +125,13 @@ def _diagnose_all(
     model: LazyModel | None,
     use_baseline: bool,
     ablation: bool,
+    *,
+    rankers: Mapping[str, LineScorer],
 ) -> Verdicts:
-    """Every case diagnosed once per approach (one scan per case)."""
+    """Every case diagnosed once per approach (one scan per case).
+
+    ``rankers``: with ``--cv``, each log's line ranker trained without its project; else the
+    loaded pack's ranker serves the ``combined`` column."""
     matcher = Matcher(rules)
     verdicts = Verdicts({"rules-only": []}, [], {}, [])
     if model is not None:
@@ -136,14 +143,18 @@ def _diagnose_all(
         scan = scan_source(source, matcher)
         green = str(case.green) if use_baseline and case.green is not None else None
         familiar = familiar_lines(candidate_lines(scan), green) if green else frozenset()
-        diagnosis = diagnose(scan, source, familiar=familiar, baseline=green)
+        ranker = rankers.get(case.key)
+        diagnosis = diagnose(scan, source, familiar=familiar, baseline=green, ranker=ranker)
         verdicts.categories["rules-only"].append(diagnosis.category.value)
         if model is not None:
             window = [line.text for line in failure_window(scan)]
             verdicts.categories["model-only"].append(
                 model.predict(window).category if window else "unknown"
             )
-            diagnosis = diagnose(scan, source, model, familiar=familiar, baseline=green)
+            ranker = choose_ranker(model)
+            diagnosis = diagnose(
+                scan, source, model, familiar=familiar, baseline=green, ranker=ranker
+            )
             verdicts.categories["combined"].append(diagnosis.category.value)
         verdicts.final.append(diagnosis)
         for name, (selection, with_green) in ABLATION.items() if ablation else ():
@@ -155,6 +166,19 @@ def _diagnose_all(
         where = f"line {decisive.line}: {decisive.text[:120]}" if decisive else "no evidence"
         verdicts.details.append(f"[{diagnosis.rule}] {where}")
     return verdicts
+
+
+def _fold_rankers(
+    cases: Sequence[Case], rules: Sequence[Rule], folds: int
+) -> Mapping[str, LineScorer]:
+    """Out-of-fold line rankers (grouped by project), so ``--cv`` hit@1 is honest."""
+    try:
+        from pipeline_guard.lab.ranker_training import RankerSettings, fold_rankers
+    except ImportError:
+        raise UsageError(
+            "eval --cv trains models and needs scikit-learn: pip install 'pipeline-guard[train]'"
+        ) from None
+    return fold_rankers(cases, rules, RankerSettings(folds=folds))
 
 
 def _header(model: LazyModel | None) -> str:
