@@ -30,7 +30,7 @@ from pipeline_guard.context import Mode, RunContext
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
-from pipeline_guard.engine.prediction import Scorer
+from pipeline_guard.engine.prediction import LineScorer, Scorer
 from pipeline_guard.engine.signature import signature_of
 from pipeline_guard.errors import ConfigError, ForgeError, InputError, UsageError
 from pipeline_guard.fixers.all_fixers import fix_ids
@@ -101,6 +101,7 @@ def run(
     platform: str | None = None,
     report_path: Path,
     earlier: Sequence[Problem] = (),
+    ranker: LineScorer | None = None,
 ) -> RunResult:
     """The whole guard, for one finished (or failing) run. ``earlier``: problems the command
     found before (an invalid config file), reported with the rest."""
@@ -124,10 +125,10 @@ def run(
     collected = _collect(module, context, log_dir)
     lookup = _lookup(collected.forge, context, config, log_dir)
     diagnosed, baselines, baseline_notes = _diagnose_all(
-        collected.jobs, lookup, context, matcher, model
+        collected.jobs, lookup, context, matcher, model, ranker=ranker
     )
     store, store_problems = _open_store(config)
-    history, history_notes = _history(lookup, context, diagnosed, store, matcher, model)
+    history, history_notes = _history(lookup, context, diagnosed, store, matcher, model, ranker)
     plan = decide(
         context,
         config,
@@ -292,6 +293,8 @@ def _diagnose_all(
     context: RunContext,
     matcher: Matcher,
     model: Scorer | None,
+    *,
+    ranker: LineScorer | None = None,
 ) -> tuple[list[tuple[FailedJob, Diagnosis]], dict[int, Baseline], list[str]]:
     """Each job's diagnosis as its log arrives (downloads overlap analyses), with the last
     green log of the same job as the engine's baseline (issue 10): the same branch, else the
@@ -310,7 +313,8 @@ def _diagnose_all(
                 notes.append(f"No baseline logs: {exc}.")
         if green is not None:
             baselines[job.id] = green
-        diagnosed.append((job, _diagnose(job, matcher, model, green[0] if green else None)))
+        baseline = green[0] if green else None
+        diagnosed.append((job, _diagnose(job, matcher, model, baseline, ranker)))
     return diagnosed, baselines, notes
 
 
@@ -336,6 +340,7 @@ def _history(  # noqa: PLR0917 - the stage's inputs, each used once
     store: Store | None,
     matcher: Matcher,
     model: Scorer | None,
+    ranker: LineScorer | None = None,
 ) -> tuple[dict[int, JobHistory], list[str]]:
     """Broken trunk and flaky evidence per job; a forge error ends the lookups with a note."""
     if lookup is None or not diagnosed:
@@ -352,7 +357,7 @@ def _history(  # noqa: PLR0917 - the stage's inputs, each used once
                 job,
                 diagnosis,
                 trunk=trunk,
-                diagnose=lambda path: analyze_source(str(path), matcher, model),
+                diagnose=lambda path: analyze_source(str(path), matcher, model, ranker=ranker),
                 stored_flips=stored,
             )
     except ForgeError as exc:
@@ -438,7 +443,11 @@ def _record(
 
 
 def _diagnose(
-    job: FailedJob, matcher: Matcher, model: Scorer | None, baseline: Path | None = None
+    job: FailedJob,
+    matcher: Matcher,
+    model: Scorer | None,
+    baseline: Path | None = None,
+    ranker: LineScorer | None = None,
 ) -> Diagnosis:
     """The job's diagnosis (lines of the ``baseline`` green log discounted); a job without a
     readable log still gets an (unknown) diagnosis."""
@@ -449,6 +458,7 @@ def _diagnose(
                 matcher,
                 model,
                 baseline=str(baseline) if baseline is not None else None,
+                ranker=ranker,
             )
         except InputError as exc:
             return _no_log(job, str(exc))

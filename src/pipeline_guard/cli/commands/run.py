@@ -19,7 +19,7 @@ from pathlib import Path
 from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.cli.error_handler import report_error
 from pipeline_guard.cli.job_log import job_log
-from pipeline_guard.cli.model_choice import choose_model
+from pipeline_guard.cli.model_choice import choose_model, choose_ranker
 from pipeline_guard.cli.render import use_colour
 from pipeline_guard.context import Platform
 from pipeline_guard.engine.matcher import Matcher
@@ -94,6 +94,7 @@ def run(
         platform=setting(env, "platform", platform),
         report_path=report_path,
         earlier=config_problem,
+        ranker=choose_ranker(model),
     )
     ci_log = result.context.platform in (Platform.GITHUB, Platform.GITLAB)
     sys.stdout.write(job_log(result, use_colour(sys.stdout, env, ci_log=ci_log)))
