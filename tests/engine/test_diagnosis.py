@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from conftest import make_rule, scan
-from pipeline_guard.engine.diagnosis import diagnose
+from pipeline_guard.categories import Action, Category, default_action
+from pipeline_guard.engine.diagnosis import diagnose, model_action
 
 NETWORK = make_rule(id="npm-reset", category="network", patterns=[r"npm ERR! code ECONNRESET"])
 TESTS = make_rule(
@@ -74,3 +75,11 @@ def test_unknown_carries_the_most_telling_error_lines_not_boilerplate() -> None:
 def test_unknown_without_error_lines_shows_the_end_of_the_log() -> None:
     verdict = diagnose(scan([NETWORK], "one\ntwo\nthree\n"), "x")
     assert [item.text for item in verdict.evidence] == ["one", "two", "three"]
+
+
+def test_a_models_transient_category_defaults_to_a_comment() -> None:
+    """The engine's own default action for a model judgement never re-runs."""
+    assert default_action(Category.NETWORK, None) == Action.RETRY  # what a rule would get
+    assert model_action(Category.NETWORK) == Action.COMMENT
+    assert model_action(Category.RUNNER) == Action.COMMENT
+    assert model_action(Category.FORMAT) == default_action(Category.FORMAT, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline_guard.categories import Action, Category
 from pipeline_guard.context import Mode, Platform, RunContext
-from pipeline_guard.engine.diagnosis import Diagnosis
+from pipeline_guard.engine.diagnosis import MODEL_RULE, Diagnosis
 from pipeline_guard.forges.base import FailedJob
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.guard.policy import decide
@@ -146,3 +146,14 @@ def test_gitlab_words_in_notes() -> None:
     off = RepoConfig.model_validate({"fix": {"enabled": False}})
     plan = decide(gitlab, off, [_job("lint", Category.FORMAT, fix="black")], has_fixer=FIXERS)
     assert plan.notes == ("No fix MR: fix MRs are off (`fix.enabled: false`).",)
+
+
+def test_a_models_judgement_of_network_is_explained_never_re_run() -> None:
+    """Only a rule's specific evidence may re-run a job: the model's guess is commented on."""
+    job, diagnosis = _job("a", Category.NETWORK)
+    guessed = diagnosis.model_copy(update={"rule": MODEL_RULE})
+    plan = decide(_context(), RepoConfig(), [(job, guessed)], has_fixer=FIXERS)
+    assert plan.retry == ()
+    assert plan.jobs[0].action == Action.COMMENT
+    ruled = decide(_context(), RepoConfig(), [(job, diagnosis)], has_fixer=FIXERS)
+    assert ruled.jobs[0].action == Action.RETRY

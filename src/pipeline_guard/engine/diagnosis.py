@@ -22,7 +22,13 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
-from pipeline_guard.categories import CATEGORY_TEXT, Action, Category, default_action
+from pipeline_guard.categories import (
+    CATEGORY_TEXT,
+    RETRY_CATEGORIES,
+    Action,
+    Category,
+    default_action,
+)
 from pipeline_guard.engine.log_reader import CleanLine
 from pipeline_guard.engine.matcher import Hit, ScanResult
 from pipeline_guard.engine.prediction import WEAK, LineScorer, Prediction, Scorer
@@ -360,7 +366,7 @@ def _from_model(
         source=source,
         category=category,
         confidence=round(prediction.probability, 3),
-        action=default_action(category, None),
+        action=model_action(category),
         rule=MODEL_RULE,
         title=title,
         explain=explain + " (This is the model pack's judgement: no rule matched with confidence.)",
@@ -370,6 +376,14 @@ def _from_model(
         tests=list(scan.tests),
         baseline=baseline,
     )
+
+
+def model_action(category: Category) -> Action:
+    """The default action for a model's judgement: never a re-run. Re-running a real failure is
+    the worst thing the guard can do, so a retry needs a rule's specific evidence (an
+    ``ECONNRESET``, a 503 from a registry); a statistical guess of "network" is explained in the
+    comment instead."""
+    return Action.COMMENT if category in RETRY_CATEGORIES else default_action(category, None)
 
 
 def root_cause(hits: Sequence[Hit]) -> Hit | None:

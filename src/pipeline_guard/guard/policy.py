@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from pipeline_guard.categories import Action, Category, default_action
 from pipeline_guard.context import Mode, RunContext
-from pipeline_guard.engine.diagnosis import Diagnosis
+from pipeline_guard.engine.diagnosis import MODEL_RULE, Diagnosis, model_action
 from pipeline_guard.forges.base import FailedJob
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.history.evidence import JobHistory
@@ -72,11 +72,16 @@ def _weight(job: JobPlan) -> tuple[bool, float]:
 
 
 def wanted_action(diagnosis: Diagnosis, config: RepoConfig) -> Action:
-    """The configured action for the diagnosis' category, else the product default."""
+    """The configured action for the diagnosis' category, else the product default; a model's
+    judgement (no rule matched) is never re-run
+    (:func:`~pipeline_guard.engine.diagnosis.model_action`)."""
     configured = config.actions.get(diagnosis.category)
-    if configured is not None:
-        return configured
-    return default_action(diagnosis.category, diagnosis.fix)
+    action = (
+        configured if configured is not None else default_action(diagnosis.category, diagnosis.fix)
+    )
+    if diagnosis.rule == MODEL_RULE and action == Action.RETRY:
+        return model_action(diagnosis.category)
+    return action
 
 
 def decide(
