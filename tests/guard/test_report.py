@@ -72,7 +72,9 @@ def test_comment_has_marker_table_evidence_link_and_what_was_done() -> None:
     outcome = Outcome(change_request=7, comment_url="https://x/c")
     text = comment_markdown(CONTEXT, plan, outcome, Redactor(), marker=COMMENT_MARKER)
     assert text.startswith(COMMENT_MARKER)
-    assert "in [CI #42](https://x/run/1)" in text
+    assert (
+        "in [CI \\#42](https://x/run/1)" in text
+    )  # names are markdown-escaped (a fork writes them); rendered: "CI #42"
     assert "| test | pytest run finished with failures | `test-failure` 85% | explained |" in (text)
     assert "     1 | FAILED tests/test_a.py::test_x" in text
     assert "([log](https://x/j))" in text
@@ -123,7 +125,7 @@ def test_ten_identical_matrix_failures_are_one_cause_on_one_screen() -> None:
     text = comment_markdown(CONTEXT, plan, Outcome(), Redactor(), marker=COMMENT_MARKER)
     table_rows = [line for line in text.splitlines() if line.startswith("| test")]
     assert table_rows == [
-        "| test (3.0) and 9 more | pytest run finished with failures | `test-failure` 85% | "
+        "| test \\(3.0\\) and 9 more | pytest run finished with failures | `test-failure` 85% | "
         "explained |"
     ]
     assert text.count("#### ") == 2  # the cause and "What pipeline-guard did"
@@ -368,7 +370,9 @@ def test_gitlab_words() -> None:
         fixes=(FixOutcome(fix_id="black", error="x", forge_refused=True, permission="api"),)
     )
     text = summary_markdown(gitlab, plan, outcome, Redactor())
-    assert "in [pipeline #99](https://gl/p/99)" in text
+    assert (
+        "in [pipeline \\#99](https://gl/p/99)" in text
+    )  # names are markdown-escaped (a fork writes them); rendered: "pipeline #99"
     assert "No fix MR opened: x" in text
     assert "pull request" not in text
 
@@ -388,10 +392,12 @@ def test_a_passing_run_folds_the_old_report_and_turns_green() -> None:
     passed = CONTEXT.model_copy(update={"run_number": 43, "conclusion": "success"})
     green = passed_comment(passed, old, marker)
     assert green.startswith(f"{marker}\n{PASSED_TAG}\n> [!TIP]")
-    assert "[CI #43](https://x/run/1) passed." in green
+    assert (
+        "[CI \\#43](https://x/run/1) passed." in green
+    )  # names are markdown-escaped (a fork writes them); rendered: "CI #43"
     assert "<details><summary>The earlier report</summary>" in green
     assert "pytest run finished with failures" in green
     again = passed_comment(passed.model_copy(update={"run_number": 44}), green, marker)
     assert again.count("<details><summary>The earlier report</summary>") == 1
-    assert "CI #44" in again
-    assert "CI #43" not in again
+    assert "CI \\#44" in again
+    assert "CI \\#43" not in again
