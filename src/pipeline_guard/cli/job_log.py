@@ -19,11 +19,18 @@ import re
 import secrets
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from pipeline_guard.categories import Action
 from pipeline_guard.cli.render import Style, text_block
 from pipeline_guard.context import Platform
-from pipeline_guard.guard.report import JobGroup, group_jobs, job_result, what_was_done
+from pipeline_guard.guard.report import (
+    JobGroup,
+    group_jobs,
+    job_result,
+    redacted,
+    what_was_done,
+)
 from pipeline_guard.guard.run import RunResult
 from pipeline_guard.markdown import percent
 
@@ -33,6 +40,13 @@ def job_log(result: RunResult, colour: bool) -> str:
     ``stop-commands`` token must reach the runner as it was made)."""
     style = Style(colour)
     redact = result.redactor.redact
+    # Values first (a line cut or styled before redaction can hide a secret from its pattern),
+    # then every piece again.
+    result = replace(
+        result,
+        plan=redacted(result.plan, result.redactor),
+        outcome=redacted(result.outcome, result.redactor),
+    )
     context, plan = result.context, result.plan
     platform = context.platform
     lines = list(_inert(platform, [redact(style(_headline(result), "1"))]))
