@@ -98,3 +98,9 @@ def test_unknown_with_a_specific_line_or_failing_tests_has_a_signature() -> None
     assert tests_only is not None
     assert tests_only.line == ""  # the wrapper line is not part of it
     assert signature_of(diagnosis("", rule=None)) is None
+
+
+def test_a_ci_step_marker_is_never_a_signature() -> None:
+    """A step marker chosen as an `unknown`'s evidence says where, not what: no match on it."""
+    for marker in ("section_end:1767603604:step_script", "travis_fold:end:install.1"):
+        assert signature_of(diagnosis(marker, rule=None)) is None

@@ -66,7 +66,7 @@ def test_two_watched_workflows_keep_both_diagnoses_and_a_pass_turns_one_green(
     docs_body = next(body for body in bodies if comment_marker("Docs") in body)
     assert "test_add" in ci_body
     assert "test_docs_build" in docs_body
-    assert "[CI #100]" in ci_body
+    assert "[CI \\#100]" in ci_body  # the run title is markdown-escaped; rendered: "CI #100"
 
     before = len(fake_github.requests)
     passed = run_guard(

@@ -491,6 +491,12 @@ def last_error_lines(lines: Sequence[CleanLine], limit: int = 5) -> list[CleanLi
     return cluster[:limit]
 
 
+_STEP_MARKER = re.compile(
+    r"\s*(?:section_(?:start|end):|travis_(?:fold|time):|##\[(?:end)?group\]|::(?:end)?group::)"
+)
+"""A CI's own step markers: they say where a step starts or ends, never why it failed."""
+
+
 def _ranked(lines: Sequence[CleanLine], step: FailingStep, ranker: LineScorer) -> list[CleanLine]:
     """The lines a learned ranker scores highest, decisive first."""
     exit_index = len(lines)
@@ -501,7 +507,8 @@ def _ranked(lines: Sequence[CleanLine], step: FailingStep, ranker: LineScorer) -
         )
     scores = ranker.score_lines([line.text for line in lines], exit_index)
     order = sorted(range(len(lines)), key=lambda index: -scores[index])
-    return [lines[index] for index in order[:MAX_EVIDENCE] if lines[index].text.strip()]
+    usable = (index for index in order if not _STEP_MARKER.match(lines[index].text))
+    return [lines[index] for index in usable if lines[index].text.strip()][:MAX_EVIDENCE]
 
 
 def relevant_error_lines(

@@ -58,7 +58,9 @@ _WRAPPER = re.compile(
     r"|Lifecycle script|command failed)|^\*\*\* Failed \*\*\*|Tests? failed:? <n>"
     r"|^Error: Command failed|^FAILURE: Build failed with an exception|^BUILD FAILED"
     r"|^Build step .* failed|^\[ERROR\] Failed to execute goal .*: There (?:are|were) test failures"
-    r"|^error: Recipe `.*` failed|^Script .* exited with|^##\[error\]",
+    r"|^error: Recipe `.*` failed|^Script .* exited with|^##\[error\]"
+    # a CI's own step markers say where, never what
+    r"|^section_(?:start|end):|^travis_(?:fold|time):|^##\[(?:end)?group\]|^::(?:end)?group::",
     re.IGNORECASE,
 )
 MIN_SPECIFIC = 12  # characters of normalised text a decisive line needs to say anything
