@@ -40,7 +40,7 @@ from image_env import (
     tail,
 )
 from pipeline_guard import __version__
-from pipeline_guard.forges.base import COMMENT_MARKER
+from pipeline_guard.forges.base import comment_marker
 
 pytestmark = [pytest.mark.e2e, pytest.mark.tools]
 
@@ -110,5 +110,5 @@ def test_the_pinned_action_runs_the_published_image(
     assert re.search(r"::set-output:: category=network\b", log)
     comments = fake_github.comments(REPO_NAME, 7)
     assert len(comments) == 1, tail(log, 60)
-    assert COMMENT_MARKER in comments[0].body
+    assert comment_marker("pipeline-guard in-job (local action)") in comments[0].body
     assert "`network`" in comments[0].body
