@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from pipeline_guard.engine.baseline import familiar_lines
 from pipeline_guard.engine.diagnosis import FULL, Diagnosis, Selection, diagnose
+from pipeline_guard.engine.log_parts import scan_in_parts
 from pipeline_guard.engine.log_reader import Chunk, CleanLine, log_chunks
 from pipeline_guard.engine.matcher import Hit, Matcher, ScanResult
 from pipeline_guard.engine.prediction import LineScorer, Scorer
@@ -37,8 +38,10 @@ class LogResult:
 def scan_source(source: str, matcher: Matcher, job_steps: Sequence[JobStep] = ()) -> ScanResult:
     """Scan one log (a path or ``-``) with every rule of ``matcher``, and locate the step that
     ended the job (``job_steps``: the forge's step conclusions, when known)."""
-    with log_chunks(source) as chunks:
-        scan = matcher.scan(chunks)
+    scan = scan_in_parts(source, matcher)
+    if scan is None:
+        with log_chunks(source) as chunks:
+            scan = matcher.scan(chunks)
     return locate_failure(scan, matcher, job_steps)
 
 
