@@ -34,7 +34,7 @@ import re2
 from pipeline_guard.engine import rule_cache
 from pipeline_guard.engine.log_reader import Chunk, CleanLine, clean_bytes, clean_line, decoded_line
 from pipeline_guard.engine.needle import Needle, literal_needle
-from pipeline_guard.engine.prefilter import Prefilter, build_prefilter, engine_name
+from pipeline_guard.engine.prefilter import Prefilter, Re2Prefilter, build_prefilter, engine_name
 from pipeline_guard.engine.rule import Rule, re2_options, rule_needles
 from pipeline_guard.engine.step_tracker import (
     MARKER_KEYWORDS,
@@ -52,6 +52,12 @@ TAIL_BYTES = 256 * 1024
 PIECE_BYTES = 1 << 20
 """The prefilter runs over a chunk in pieces of about this size, so that a scan whose rules
 are retiring can switch to a smaller prefilter soon (see ``LogScan._refresh_prefilter``)."""
+FUTILE_KEPT = 4096
+"""Multi-line windows remembered as not matching, at most (then forgotten, all at once)."""
+MEMO_KEPT = 4096
+"""Candidate lines remembered with their verification, at most (then forgotten at once)."""
+MEMO_LINE_BYTES = 1024
+"""Only lines up to this long are remembered: the memory stays bounded (4 MB)."""
 REBUILD_AFTER = 32
 """Needles retired since the prefilter was built that make it worth building again."""
 
@@ -281,6 +287,10 @@ class LogScan:
         self._bulk: dict[int, int] = {}
         """Matches per rule not yet written to ``events`` (see :meth:`_log_event`)."""
         self.last_line = 0
+        self._futile: set[tuple[str, bytes]] = set()
+        self._lines: dict[bytes, tuple[bytes, bytes | None, dict[int, tuple[Rule, ...]]]] = {}
+        """Candidate lines seen (see :meth:`_seen`)."""
+        """Windows (rule, raw bytes) that did not match (see :meth:`_match_window`)."""
         self.tests_seen: set[str] = set()
         self.tail_data = b""
         self.tail_first = 1
@@ -289,6 +299,8 @@ class LogScan:
         self.done_needles: set[int] = set()
         """Needles all of whose rules are done (never a step marker): their lines are skipped."""
         self.prefilter = matcher.prefilter
+        if isinstance(self.prefilter, Re2Prefilter):
+            self.prefilter.dense = None  # the last log's density says nothing of this one
         self.live_needles: list[int] | None = None
         """The needle of each index the current prefilter reports (None: all, in order)."""
         self.retired_at_build = 0
@@ -404,7 +416,8 @@ class LogScan:
         self.retired_at_build = len(self.done_needles)
         live = [n for n in range(self.matcher.needle_count()) if n not in self.done_needles]
         regexes = [self.matcher.needle(needle).prefilter_regex for needle in live]
-        self.prefilter, self.live_needles = build_prefilter(regexes), live
+        dense = self.prefilter.dense if isinstance(self.prefilter, Re2Prefilter) else None
+        self.prefilter, self.live_needles = Re2Prefilter(regexes, dense=dense), live
 
     def step_at(self, line_no: int) -> str | None:
         index = bisect.bisect_right(self.step_changes, line_no, key=lambda change: change[0])
@@ -414,15 +427,15 @@ class LogScan:
         self, chunk: Chunk, line_start: int, line_no: int, raw: bytes, needles: set[int]
     ) -> None:
         """Run the rules owning the line's needles; decode the line only if one matches."""
-        text, named_step = clean_bytes(raw)
+        text, named_step, by_needle = self._seen(raw)
         matched: dict[str, Rule] = {}
         windows: dict[str, Rule] = {}
         for needle in needles:
             verifier = self.matcher.verifier(needle)
-            if verifier.patterns is not None:
-                for index in verifier.patterns.Match(text) or ():
-                    rule = verifier.owners[index]
-                    matched[rule.id] = rule
+            found = by_needle.get(needle)
+            if found is None:
+                found = by_needle[needle] = self._matching(verifier, text)
+            matched.update((rule.id, rule) for rule in found)
             windows.update((rule.id, rule) for rule in verifier.windows)
         if self.done_rules:
             matched = {key: rule for key, rule in matched.items() if not self._is_done(rule)}
@@ -436,6 +449,29 @@ class LogScan:
             self._record(rule, line, None, step_line)
         for rule in windows.values():
             self._start_window(chunk, line_start, line, rule, step_line)
+
+    def _seen(self, raw: bytes) -> tuple[bytes, bytes | None, dict[int, tuple[Rule, ...]]]:
+        """A candidate line cleaned, and the rules each needle verified on it so far.
+
+        Remembered for short lines (a bounded number): a flood of failures repeats the same
+        lines, and the same bytes clean to the same text and match the same rules.
+        """
+        seen = self._lines.get(raw)
+        if seen is None:
+            text, named_step = clean_bytes(raw)
+            seen = (text, named_step, {})
+            if len(raw) <= MEMO_LINE_BYTES:
+                if len(self._lines) >= MEMO_KEPT:
+                    self._lines.clear()
+                self._lines[raw] = seen
+        return seen
+
+    @staticmethod
+    def _matching(verifier: _Verifier, text: bytes) -> tuple[Rule, ...]:
+        """The single-line rules owning one needle that match this cleaned line."""
+        if verifier.patterns is None:
+            return ()
+        return tuple(verifier.owners[index] for index in verifier.patterns.Match(text) or ())
 
     def _start_window(
         self, chunk: Chunk, line_start: int, line: CleanLine, rule: Rule, step_line: int | None
@@ -458,7 +494,13 @@ class LogScan:
         self, rule: Rule, number: int, raw_window: bytes, step: str | None, step_line: int | None
     ) -> None:
         """``step``: the step of the window's first line (``step_line`` when the markers
-        gave it), which every line of the window that names none of its own takes."""
+        gave it), which every line of the window that names none of its own takes.
+
+        A window that did not match is remembered (a bounded number of them): a flood of
+        failures repeats the same lines, and the same bytes clean to the same text."""
+        futile = (rule.id, raw_window)
+        if futile in self._futile:
+            return
         lines = raw_window.rstrip(b"\n").split(b"\n")
         cleaned = [clean_line(raw, number + offset, step) for offset, raw in enumerate(lines)]
         text = "\n".join(line.text for line in cleaned)
@@ -470,6 +512,9 @@ class LogScan:
                     step_line = None
                 self._record(rule, cleaned[first], found, step_line)
                 return
+        if len(self._futile) >= FUTILE_KEPT:
+            self._futile.clear()
+        self._futile.add(futile)
 
     def _record(self, rule: Rule, line: CleanLine, found: Any, step_line: int | None) -> None:
         test = None
