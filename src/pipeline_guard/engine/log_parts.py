@@ -2,8 +2,9 @@
 
 Scanning is CPU work (cleaning, the prefilter, the rules: issue 17) and hosted runners have 2-4
 cores, so a log of tens of megabytes is cut in parts, one per core. Each later part is scanned
-in a forked child (forked once the matcher's prefilter is built, so no child compiles it
-again) while the parent scans the first part; the parent then takes in each child's
+in a forked child while the parent scans the first part; the children are forked once the
+parent has scanned the log's first chunk, so none compiles the prefilter again, and a flood of
+failures retires its rules once, not once per part. The parent then takes in each child's
 :class:`~pipeline_guard.engine.matcher.PartScan` in log order
 (:meth:`~pipeline_guard.engine.matcher.LogScan.absorb`). The diagnosis is the same as one scan's,
 byte for byte:
@@ -116,7 +117,6 @@ def scan_in_parts(
             parts = plan_parts(handle, size, count, block_size)
             if len(parts) < 2:
                 return None
-            matcher.prefilter  # noqa: B018 - built before the fork: the children inherit it
             return _scan_parts(handle, source, matcher, parts, block_size)
     except OSError as exc:
         raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
@@ -165,18 +165,24 @@ def _cut_at(handle: BinaryIO, offset: int, block_size: int) -> tuple[bytes, byte
 def _scan_parts(
     handle: BinaryIO, source: str, matcher: Matcher, parts: list[LogPart], block_size: int
 ) -> ScanResult:
+    """Scan the first chunk here, fork a child per later part (each starts from what that
+    chunk retired), scan the rest of the first part, then take in the children's scans."""
+    scan = LogScan(matcher)
+    chunks = parts[0].chunks(handle, 1, block_size)
+    for chunk in chunks:
+        scan.feed(chunk)
+        break
     children = [
         _Child.start(
             source,
-            matcher,
+            scan,
             (part, parts[index + 2] if index + 2 < len(parts) else None),
             block_size,
         )
         for index, part in enumerate(parts[1:])
     ]
     try:
-        scan = LogScan(matcher)
-        for chunk in parts[0].chunks(handle, 1, block_size):
+        for chunk in chunks:
             scan.feed(chunk)
         _end_part(scan, handle, parts[1], block_size)
         for index, child in enumerate(children, start=1):
@@ -211,12 +217,13 @@ def _end_part(scan: LogScan, handle: BinaryIO, following: LogPart | None, block_
 
 
 def scan_part(
-    source: str, matcher: Matcher, part: LogPart, following: LogPart | None, block_size: int
+    source: str, first: LogScan, part: LogPart, following: LogPart | None, block_size: int
 ) -> PartScan:
-    """What a child hands back: the scan of one later part of the log."""
+    """What a child hands back: the scan of one later part of the log, started from what the
+    first part's scan (``first``, as it was at the fork) had retired."""
     with open(source, "rb") as handle:
         first_line = 1 + _newlines_before(handle, part.offset)
-        scan = LogScan(matcher, part=True, before=part.before)
+        scan = first.later_part(part.before)
         for chunk in part.chunks(handle, first_line, block_size):
             scan.feed(chunk)
         _end_part(scan, handle, following, block_size)
@@ -247,7 +254,7 @@ class _Child:
     def start(
         cls,
         source: str,
-        matcher: Matcher,
+        first: LogScan,
         parts: tuple[LogPart, LogPart | None],
         block_size: int,
     ) -> _Child:
@@ -259,7 +266,7 @@ class _Child:
             try:
                 os.close(read_end)
                 payload = pickle.dumps(
-                    scan_part(source, matcher, *parts, block_size),
+                    scan_part(source, first, *parts, block_size),
                     protocol=pickle.HIGHEST_PROTOCOL,
                 )
                 with open(write_end, "wb") as out:

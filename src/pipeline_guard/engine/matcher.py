@@ -333,6 +333,21 @@ class LogScan:
         :data:`~pipeline_guard.engine.step_tracker.SNAPSHOT_BYTES` before the next chunk."""
         self.steps.resume(before)
 
+    def later_part(self, before: bytes) -> LogScan:
+        """A scan of a later part of the log (``before``: the cleaned bytes before it) that
+        starts with what this scan has retired, and with its prefilter.
+
+        Every rule retired here is retired in the whole log's scan by the time it reaches that
+        part (retiring only ever grows), so skipping them changes nothing; and a flood of
+        failures costs its dear first megabytes once, not once per part.
+        """
+        part = LogScan(self.matcher, part=True, before=before)
+        part.done_rules, part.done_needles = set(self.done_rules), set(self.done_needles)
+        part.prefilter, part.live_needles = self.prefilter, self.live_needles
+        part.retired_at_build = self.retired_at_build
+        part._lines, part._futile = self._lines, self._futile
+        return part
+
     def part_result(self) -> PartScan:
         """What this scan of a later part hands back to the first part's scan."""
         assert self.events is not None
