@@ -26,6 +26,7 @@ import os
 import pickle
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, cast
@@ -110,7 +111,7 @@ def scan_in_parts(
 ) -> ScanResult | None:
     """The scan of a log file by several processes, or None where one process should read it
     (standard input, gzip, a small log, one core, a log that cannot be cut exactly)."""
-    if source == "-" or not hasattr(os, "fork") or not sys.platform.startswith("linux"):
+    if source == "-" or not _may_fork():
         return None
     wanted = workers if workers is not None else workers_available()
     block_size = block_size or BLOCK_SIZE
@@ -127,6 +128,13 @@ def scan_in_parts(
             return _scan_parts(handle, source, matcher, parts, block_size)
     except OSError as exc:
         raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
+
+
+def _may_fork() -> bool:
+    """Linux, and no other thread: a fork copies only the calling thread, so a lock another
+    thread held (a progress bar, a forge call left running past the deadline) would stay
+    locked in the child forever."""
+    return sys.platform.startswith("linux") and threading.active_count() == 1
 
 
 def plan_parts(handle: BinaryIO, size: int, count: int, block_size: int) -> list[LogPart]:

@@ -52,12 +52,13 @@ TAIL_BYTES = 256 * 1024
 PIECE_BYTES = 1 << 20
 """The prefilter runs over a chunk in pieces of about this size, so that a scan whose rules
 are retiring can switch to a smaller prefilter soon (see ``LogScan._refresh_prefilter``)."""
-FUTILE_KEPT = 4096
-"""Multi-line windows remembered as not matching, at most (then forgotten, all at once)."""
 MEMO_KEPT = 4096
-"""Candidate lines remembered with their verification, at most (then forgotten at once)."""
+"""Candidate lines remembered with their verification, and multi-line windows remembered as
+not matching, at most (then forgotten, all at once)."""
 MEMO_LINE_BYTES = 1024
 """Only lines up to this long are remembered: the memory stays bounded (4 MB)."""
+MEMO_WINDOW_BYTES = 4 * MEMO_LINE_BYTES
+"""Only windows up to this long are remembered (16 MB at most)."""
 REBUILD_AFTER = 32
 """Needles retired since the prefilter was built that make it worth building again."""
 
@@ -527,9 +528,10 @@ class LogScan:
                     step_line = None
                 self._record(rule, cleaned[first], found, step_line)
                 return
-        if len(self._futile) >= FUTILE_KEPT:
-            self._futile.clear()
-        self._futile.add(futile)
+        if len(raw_window) <= MEMO_WINDOW_BYTES:
+            if len(self._futile) >= MEMO_KEPT:
+                self._futile.clear()
+            self._futile.add(futile)
 
     def _record(self, rule: Rule, line: CleanLine, found: Any, step_line: int | None) -> None:
         test = None
