@@ -166,3 +166,16 @@ def test_analyze_cuts_a_large_log_and_diagnoses_it_the_same(
     monkeypatch.setattr(log_parts, "workers_available", lambda: 3)
     assert analyze_source(str(path), matcher) == expected
     assert expected.step is not None
+
+
+def test_a_part_with_too_many_markers_is_left_to_the_parent(
+    pack: list[Rule], matcher: Matcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A child hands back every marker line of its part; a hostile log of section lines would
+    # make that list huge, so past a bound the child gives up and the parent scans the part.
+    path = tmp_path / "mixed.log"
+    path.write_bytes(hostile_mix(pack, 4 * BLOCK))
+    monkeypatch.setattr(log_parts, "MAX_PART_MARKER_BYTES", 1000)
+    parallel = log_parts.scan_in_parts(str(path), matcher, 3, BLOCK)
+    assert parallel is not None
+    assert summary(parallel) == summary(one_process(matcher, path))

@@ -48,6 +48,9 @@ PART_MIN_BYTES = 16 << 20
 than a second core saves."""
 MAX_WORKERS = 4
 """Processes at most, whatever the machine (hosted runners have 2-4 cores)."""
+MAX_PART_MARKER_BYTES = 16 << 20
+"""A child keeps every marker line of its part for the parent to replay; a part with more than
+this (a hostile log of section lines) is left to the parent, whose scan keeps none."""
 _LOOK_BACK = 2 * SNAPSHOT_BYTES + MAX_LINE_BYTES
 """Raw bytes read before a cut to find the line it falls into and the cleaned bytes before it."""
 
@@ -241,8 +244,14 @@ def scan_part(
         scan = first.later_part(part.before)
         for chunk in part.chunks(handle, first_line, block_size):
             scan.feed(chunk)
+            if scan.steps.marker_bytes > MAX_PART_MARKER_BYTES:
+                raise _TooManyMarkers
         _end_part(scan, handle, following, block_size)
         return scan.part_result()
+
+
+class _TooManyMarkers(Exception):
+    """A child's part holds too many marker lines to hand back (see MAX_PART_MARKER_BYTES)."""
 
 
 def _newlines_before(handle: BinaryIO, offset: int) -> int:

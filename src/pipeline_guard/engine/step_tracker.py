@@ -262,6 +262,7 @@ class StepRecorder:
         """Every marker line (number, raw bytes), kept for a scan of one part of a log: the
         steps it saw began without knowing what the earlier parts left open, so the whole
         log's steps come from replaying these after the earlier parts' (:meth:`replay`)."""
+        self.marker_bytes = 0
 
     @property
     def current(self) -> str | None:
@@ -272,6 +273,7 @@ class StepRecorder:
         raw = chunk.data[line_start:line_end]
         if self.markers is not None:
             self.markers.append((line_no, raw))
+            self.marker_bytes += len(raw)
         found = self.replay(line_no, raw)
         if found is None or not found.failed:
             return
