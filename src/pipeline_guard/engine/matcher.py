@@ -460,11 +460,12 @@ class LogScan:
             return
         step = named_step.decode("utf-8", "replace") if named_step else self.steps.current
         step_line = None if named_step else line_no
-        line = decoded_line(text, line_no, step)
-        for rule in sorted(matched.values(), key=self.matcher.order):
-            self._record(rule, line, None, step_line)
+        if matched:
+            line = decoded_line(text, line_no, step)
+            for rule in sorted(matched.values(), key=self.matcher.order):
+                self._record(rule, line, None, step_line)
         for rule in windows.values():
-            self._start_window(chunk, line_start, line, rule, step_line)
+            self._start_window(chunk, line_start, (line_no, step, step_line), rule)
 
     def _seen(self, raw: bytes) -> tuple[bytes, bytes | None, dict[int, tuple[Rule, ...]]]:
         """A candidate line cleaned, and the rules each needle verified on it so far.
@@ -490,13 +491,20 @@ class LogScan:
         return tuple(verifier.owners[index] for index in verifier.patterns.Match(text) or ())
 
     def _start_window(
-        self, chunk: Chunk, line_start: int, line: CleanLine, rule: Rule, step_line: int | None
+        self,
+        chunk: Chunk,
+        line_start: int,
+        where: tuple[int, str | None, int | None],
+        rule: Rule,
     ) -> None:
+        """Try a multi-line rule from the line at ``line_start``; ``where``: its number, its
+        step and the line that step comes from (see :meth:`_match_window`)."""
+        number, step, step_line = where
         raw_window = _lines_from(chunk.data, line_start, rule.window)
         if raw_window.count(b"\n") < rule.window:
-            self.pending.append((rule, line.number, raw_window, line.step, step_line))
+            self.pending.append((rule, number, raw_window, step, step_line))
         else:
-            self._match_window(rule, line.number, raw_window, line.step, step_line)
+            self._match_window(rule, number, raw_window, step, step_line)
 
     def _complete_pending(self, chunk: Chunk | None) -> None:
         pending, self.pending = self.pending, []
