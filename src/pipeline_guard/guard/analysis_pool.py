@@ -30,6 +30,7 @@ from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.prediction import LineScorer, Scorer
+from pipeline_guard.engine.step_tracker import JobStep
 from pipeline_guard.errors import InputError
 from pipeline_guard.forges.base import FailedJob
 
@@ -47,7 +48,11 @@ class Engine:
 
     def diagnose(self, job: FailedJob, baseline: Path | None = None) -> Diagnosis:
         """The job's diagnosis (lines of the ``baseline`` green log discounted); a job without
-        a readable log still gets an (unknown) diagnosis."""
+        a readable log still gets an (unknown) diagnosis.
+
+        The step the forge says failed (GitHub's jobs API) is where the engine looks for the
+        cause: a ``continue-on-error`` step also logs a failing exit, and only the API tells
+        it from the step that failed the job."""
         if job.log_path is None:
             return no_log(job, "the forge has no log for this job")
         try:
@@ -57,9 +62,15 @@ class Engine:
                 self.model,
                 baseline=str(baseline) if baseline is not None else None,
                 ranker=self.ranker,
+                job_steps=_failed_step(job),
             )
         except InputError as exc:
             return no_log(job, str(exc))
+
+
+def _failed_step(job: FailedJob) -> tuple[JobStep, ...]:
+    # the forge keeps only the failed step's name; its number is not used to find it
+    return (JobStep(job.step, 0, "failure"),) if job.step else ()
 
 
 def no_log(job: FailedJob, why: str) -> Diagnosis:
