@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_guard.engine import log_parts
+from pipeline_guard.engine import analysis, log_parts
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.log_reader import MAX_LINE_BYTES, iter_chunks
 from pipeline_guard.engine.matcher import Matcher, ScanResult
@@ -160,6 +160,7 @@ def test_analyze_cuts_a_large_log_and_diagnoses_it_the_same(
 ) -> None:
     path = tmp_path / "mixed.log"
     path.write_bytes(hostile_mix(pack, 4 * BLOCK))
+    monkeypatch.setattr(analysis, "PARTS_FROM_BYTES", 2 * BLOCK)
     monkeypatch.setattr(log_parts, "workers_available", lambda: 1)
     expected = analyze_source(str(path), matcher)
     monkeypatch.setattr(log_parts, "BLOCK_SIZE", BLOCK)

@@ -134,10 +134,19 @@ def scan_in_parts(
 
 
 def _may_fork() -> bool:
-    """Linux, and no other thread: a fork copies only the calling thread, so a lock another
-    thread held (a progress bar, a forge call left running past the deadline) would stay
-    locked in the child forever."""
-    return sys.platform.startswith("linux") and threading.active_count() == 1
+    """Linux, no other thread, and not a worker of a process pool.
+
+    A fork copies only the calling thread, so a lock another thread held (a progress bar, a
+    forge call left running past the deadline) would stay locked in the child forever; and a
+    pool's worker (the guard's ``guard/analysis_pool.py``, one per core) shares the cores with
+    its siblings already.
+    """
+    pool = sys.modules.get("multiprocessing")  # not imported: certainly not a pool's worker
+    return (
+        sys.platform.startswith("linux")
+        and threading.active_count() == 1
+        and (pool is None or pool.parent_process() is None)
+    )
 
 
 def plan_parts(handle: BinaryIO, size: int, count: int, block_size: int) -> list[LogPart]:
