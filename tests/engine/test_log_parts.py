@@ -180,3 +180,18 @@ def test_a_part_with_too_many_markers_is_left_to_the_parent(
     parallel = log_parts.scan_in_parts(str(path), matcher, 3, BLOCK)
     assert parallel is not None
     assert summary(parallel) == summary(one_process(matcher, path))
+
+
+def test_a_refused_fork_leaves_the_parts_to_the_parent(
+    pack: list[Rule], matcher: Matcher, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "mixed.log"
+    path.write_bytes(hostile_mix(pack, 4 * BLOCK))
+
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(log_parts.os, "fork", refused)
+    parallel = log_parts.scan_in_parts(str(path), matcher, 3, BLOCK)
+    assert parallel is not None
+    assert summary(parallel) == summary(one_process(matcher, path))

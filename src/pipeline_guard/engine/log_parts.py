@@ -213,7 +213,7 @@ def _scan_parts(
             scan.feed(chunk)
         _end_part(scan, handle, parts[1], block_size)
         for index, child in enumerate(children, start=1):
-            result = child.result()
+            result = child.result() if child is not None else None
             if result is not None:
                 scan.absorb(result)
                 continue
@@ -222,7 +222,8 @@ def _scan_parts(
         return scan.finish()
     finally:
         for child in children:
-            child.stop()
+            if child is not None:
+                child.stop()
 
 
 def _scan_here(
@@ -290,10 +291,19 @@ class _Child:
         first: LogScan,
         parts: tuple[LogPart, LogPart | None],
         block_size: int,
-    ) -> _Child:
-        """Fork a child scanning ``parts[0]`` (``parts[1]``: the part after it, if any)."""
-        read_end, write_end = os.pipe()
-        pid = os.fork()
+    ) -> _Child | None:
+        """Fork a child scanning ``parts[0]`` (``parts[1]``: the part after it, if any); None
+        when the system refuses (no memory, too many processes): the parent scans the part."""
+        try:
+            read_end, write_end = os.pipe()
+        except OSError:
+            return None
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            return None
         if pid == 0:  # the child: never returns into the caller's code
             status = 1
             try:
@@ -312,13 +322,17 @@ class _Child:
 
     def result(self) -> PartScan | None:
         """The child's scan, or None if it failed (the parent then scans the part)."""
-        with open(self.pipe, "rb") as pipe:
-            payload = pipe.read()
+        pipe, self.pipe = self.pipe, -1
+        with open(pipe, "rb") as stream:
+            payload = stream.read()
         _, status = os.waitpid(self.pid, 0)
         self.reaped = True
         if status != 0 or not payload:
             return None
-        result = pickle.loads(payload)  # written by our own child
+        try:
+            result = pickle.loads(payload)  # written by our own child
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            return None
         return result if isinstance(result, PartScan) else None
 
     def stop(self) -> None:
@@ -328,7 +342,9 @@ class _Child:
         try:
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
-            os.close(self.pipe)
         except OSError:
             pass
+        if self.pipe >= 0:
+            os.close(self.pipe)
+            self.pipe = -1
         self.reaped = True
