@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import random
 from pathlib import Path
 
@@ -191,7 +192,7 @@ def test_a_refused_fork_leaves_the_parts_to_the_parent(
     def refused() -> int:
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
-    monkeypatch.setattr(log_parts.os, "fork", refused)
+    monkeypatch.setattr(os, "fork", refused)
     parallel = log_parts.scan_in_parts(str(path), matcher, 3, BLOCK)
     assert parallel is not None
     assert summary(parallel) == summary(one_process(matcher, path))
