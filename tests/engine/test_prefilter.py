@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -12,15 +13,17 @@ from pipeline_guard.engine.analysis import scan_source
 from pipeline_guard.engine.log_reader import iter_chunks, log_chunks
 from pipeline_guard.engine.matcher import Matcher, ScanResult
 from pipeline_guard.engine.prefilter import (
+    SMALL_CHUNK_BYTES,
+    LiteralGate,
     Re2Prefilter,
     bytewise,
     engine_name,
     hyperscan_available,
 )
-from pipeline_guard.engine.rule import Rule, load_rules
+from pipeline_guard.engine.rule import Rule, load_rules, rule_needles
 from pipeline_guard.engine.rule_checks import scan_text
 
-SHARED = Path(__file__).resolve().parents[4] / "shared"
+SHARED = Path(__file__).resolve().parents[3] / "shared"  # beside the clone, as in conftest
 CORPORA = [SHARED / name for name in ("corpus", "corpus-whole")]
 
 
@@ -98,3 +101,43 @@ def test_line_by_line_and_search_select_the_same_lines_and_needles(pack: list[Ru
     for data in sources:
         searched = [found for found in prefilter.by_search(data) if found[2]]
         assert prefilter.line_by_line(data) == searched
+
+
+def test_every_match_holds_the_anchor_of_each_needle_that_finds_it(pack: list[Rule]) -> None:
+    """What the small-log gate relies on: a line a needle's regex matches contains its anchor
+    (lowercased), for every single-line match example of the bundled pack."""
+    matcher = Matcher(pack)
+    needles = [matcher.needle(index) for index in range(matcher.needle_count())]
+    compiled = [
+        (needle, re.compile(needle.regex, re.IGNORECASE if needle.ignore_case else 0))
+        for needle in needles
+        if needle.anchor
+    ]
+    checked = 0
+    for rule in pack:
+        for example in (e for e in rule.examples.match if "\n" not in e):
+            lowered = example.encode().lower()
+            for needle, regex in compiled:
+                if regex.search(example):
+                    assert needle.anchor.encode() in lowered, (rule.id, needle, example)
+                    checked += 1
+    assert checked > 1000
+
+
+def test_a_small_log_scanned_through_the_gate_is_scanned_as_by_the_whole_pack(
+    pack: list[Rule],
+) -> None:
+    examples = [e for rule in pack for e in [*rule.examples.match, *rule.examples.no_match]]
+    gated, whole = Matcher(pack), Matcher(pack)
+    _ = whole.prefilter  # built: every scan of it uses the pack's prefilter
+    for start in range(0, len(examples), 25):
+        text = "\n".join(examples[start : start + 25]) + "\n"
+        assert len(text.encode()) <= SMALL_CHUNK_BYTES
+        assert summary(scan_text(gated, text)) == summary(scan_text(whole, text)), text
+    assert gated._prefilter is None, "no small log needed the whole pack's prefilter"
+
+
+def test_the_gate_steps_aside_for_characters_re2_folds_into_ascii(pack: list[Rule]) -> None:
+    gate = LiteralGate([needle.anchor for needle in rule_needles(pack[0])])
+    assert gate.present("\u212aILLED by the OOM killer".encode()) is None  # the Kelvin sign
+    assert gate.present(b"plain text") is not None

@@ -34,7 +34,14 @@ import re2
 from pipeline_guard.engine import rule_cache
 from pipeline_guard.engine.log_reader import Chunk, CleanLine, clean_bytes, clean_line, decoded_line
 from pipeline_guard.engine.needle import Needle, literal_needle
-from pipeline_guard.engine.prefilter import Prefilter, Re2Prefilter, build_prefilter, engine_name
+from pipeline_guard.engine.prefilter import (
+    SMALL_CHUNK_BYTES,
+    LiteralGate,
+    Prefilter,
+    Re2Prefilter,
+    build_prefilter,
+    engine_name,
+)
 from pipeline_guard.engine.rule import Rule, re2_options, rule_needles
 from pipeline_guard.engine.step_tracker import (
     MARKER_KEYWORDS,
@@ -190,6 +197,7 @@ class Matcher:
             for index in rule_indexes:
                 self._needles_of[index].append(position)
         self._prefilter: Prefilter | None = None
+        self._gate: LiteralGate | None = None
 
     @property
     def prefilter(self) -> Prefilter:
@@ -199,6 +207,24 @@ class Matcher:
             load = rule_cache.compiled_database if self.engine == "hyperscan" else None
             self._prefilter = build_prefilter(regexes, load)
         return self._prefilter
+
+    def prefilter_for(self, data: bytes) -> tuple[Prefilter, list[int] | None]:
+        """The prefilter for a chunk, and the needle of each index it reports (None: all).
+
+        Once the pack's prefilter is built, or for a chunk beyond
+        :data:`~pipeline_guard.engine.prefilter.SMALL_CHUNK_BYTES`, the pack's; else one of
+        only the needles whose literal the chunk holds (the same lines, see
+        :class:`~pipeline_guard.engine.prefilter.LiteralGate`), so ``analyze`` of a small log
+        never pays for compiling the whole pack.
+        """
+        if self._prefilter is not None or self.engine != "re2" or len(data) > SMALL_CHUNK_BYTES:
+            return self.prefilter, None
+        if self._gate is None:
+            self._gate = LiteralGate([needle.anchor for needle in self._needles])
+        present = self._gate.present(data)
+        if present is None:
+            return self.prefilter, None
+        return Re2Prefilter([self._needles[index].prefilter_regex for index in present]), present
 
     def scan(self, chunks: Iterable[Chunk]) -> ScanResult:
         """Match every rule against every line of a log given as cleaned chunks."""
@@ -299,12 +325,25 @@ class LogScan:
         """Rules (by index) that have shown all that is kept of them: no longer verified."""
         self.done_needles: set[int] = set()
         """Needles all of whose rules are done (never a step marker): their lines are skipped."""
-        self.prefilter = matcher.prefilter
-        if isinstance(self.prefilter, Re2Prefilter):
-            self.prefilter.dense = None  # the last log's density says nothing of this one
+        self._prefilter: Prefilter | None = None
+        """Chosen for the first chunk (see :meth:`Matcher.prefilter_for`)."""
+        self._gated = False
+        """Whether the prefilter knows only the needles of the last (small) chunk."""
         self.live_needles: list[int] | None = None
         """The needle of each index the current prefilter reports (None: all, in order)."""
         self.retired_at_build = 0
+
+    @property
+    def prefilter(self) -> Prefilter:
+        if self._prefilter is None:
+            self._prefilter = self.matcher.prefilter
+            if isinstance(self._prefilter, Re2Prefilter):
+                self._prefilter.dense = None  # the last log's density says nothing of this one
+        return self._prefilter
+
+    @prefilter.setter
+    def prefilter(self, prefilter: Prefilter) -> None:
+        self._prefilter = prefilter
 
     def run(self, chunks: Iterable[Chunk]) -> ScanResult:
         for chunk in chunks:
@@ -398,6 +437,8 @@ class LogScan:
         """
         data = chunk.data
         matcher = self.matcher
+        if self._prefilter is None or self._gated:
+            self._choose_prefilter(data)
         done = self.done_needles
         line_no = chunk.first_line
         counted_to = 0
@@ -418,6 +459,19 @@ class LogScan:
                     self.steps.marker(chunk, line_no, start, piece_start + line_end)
                 self._verify(chunk, start, line_no, raw, needles)
 
+    def _choose_prefilter(self, data: bytes) -> None:
+        """The first chunk's prefilter, or the next one's after a chunk small enough to be
+        gated (whose prefilter knows only that chunk's needles)."""
+        prefilter, live = self.matcher.prefilter_for(data)
+        if live is not None and self.done_needles:
+            live = [needle for needle in live if needle not in self.done_needles]
+            prefilter = Re2Prefilter([self.matcher.needle(n).prefilter_regex for n in live])
+        self._gated = live is not None
+        self.prefilter, self.live_needles = prefilter, live
+        self.retired_at_build = len(self.done_needles)
+        if isinstance(prefilter, Re2Prefilter):
+            prefilter.dense = None  # the last log's density says nothing of this one
+
     def _refresh_prefilter(self) -> None:
         """Once many needles are retired, scan the rest of the log for the others only.
 
@@ -430,7 +484,10 @@ class LogScan:
         if self.matcher.engine != "re2" or retired < REBUILD_AFTER:
             return
         self.retired_at_build = len(self.done_needles)
-        live = [n for n in range(self.matcher.needle_count()) if n not in self.done_needles]
+        known = self.live_needles
+        if known is None:
+            known = list(range(self.matcher.needle_count()))
+        live = [needle for needle in known if needle not in self.done_needles]
         regexes = [self.matcher.needle(needle).prefilter_regex for needle in live]
         dense = self.prefilter.dense if isinstance(self.prefilter, Re2Prefilter) else None
         self.prefilter, self.live_needles = Re2Prefilter(regexes, dense=dense), live

@@ -31,7 +31,7 @@ from typing import Any
 
 MIN_KEYWORD = 3
 MIN_SCORE = 4.0
-KEYWORDS_VERSION = 4
+KEYWORDS_VERSION = 5  # 5: needles carry an anchor
 """Bumped whenever derivation changes, so cached derivations (:mod:`rule_cache`) are redone."""
 MAX_COUNT = 20
 
@@ -64,6 +64,10 @@ class Needle:
     """How selective the needle is (see :func:`selectivity`); higher is rarer."""
     ignore_case: bool = True
     """False when the pattern is case-sensitive: ``ERROR`` then skips the many "error"s."""
+    anchor: str = field(default="", compare=False)
+    """Text (lowercased) that every match of ``regex`` contains, "" when there is none to
+    rely on (``literal`` names the needle but may be one option of a branch). A small log
+    without any needle's anchor needs no prefilter (:class:`~.prefilter.LiteralGate`)."""
 
     @property
     def prefilter_regex(self) -> str:
@@ -137,7 +141,8 @@ def derive_keywords(pattern: str) -> tuple[str, ...] | None:
 
 def literal_needle(keyword: str) -> Needle:
     """A hand-written keyword as a needle."""
-    return Needle(keyword.lower(), re.escape(keyword.lower()), selectivity(keyword))
+    lowered = keyword.lower()
+    return Needle(lowered, re.escape(lowered), selectivity(keyword), anchor=lowered)
 
 
 def selectivity(keyword: str) -> float:
@@ -209,7 +214,8 @@ def _segment_needle(segment: list[tuple[Any, Any]]) -> Needle | None:
         return None if not pieces else _literal_free_needle(pieces)
     extra = sum(_information(op, av) for op, av in pieces) - len(literal)
     score = selectivity(literal) + 0.5 * max(0.0, extra)
-    return Needle(literal, "".join(_render(op, av) or "" for op, av in pieces), score)
+    regex = "".join(_render(op, av) or "" for op, av in pieces)
+    return Needle(literal, regex, score, anchor=_longest_run(pieces).lower())
 
 
 def _literal_free_needle(pieces: list[tuple[Any, Any]]) -> Needle | None:
@@ -217,7 +223,7 @@ def _literal_free_needle(pieces: list[tuple[Any, Any]]) -> Needle | None:
     literals = ["".join(chr(av) for op, av in pieces if op is sre_constants.LITERAL)]
     score = 0.5 * sum(_information(op, av) for op, av in pieces)
     regex = "".join(_render(op, av) or "" for op, av in pieces)
-    return Needle(literals[0].lower(), regex, score)
+    return Needle(literals[0].lower(), regex, score, anchor=_longest_run(pieces).lower())
 
 
 def _information(op: Any, av: Any) -> float:
@@ -252,8 +258,8 @@ def _selects_nothing(op: Any, av: Any) -> bool:
     return (_render(op, av) or "").startswith(_SPACE)
 
 
-def _segment_literal(pieces: list[tuple[Any, Any]]) -> str | None:
-    """The longest literal run of a segment, or the weakest option of a branch in it."""
+def _longest_run(pieces: list[tuple[Any, Any]]) -> str:
+    """The longest run of literal characters of a segment: text every match contains."""
     best = ""
     run: list[str] = []
     for op, av in [*pieces, (None, None)]:
@@ -268,6 +274,12 @@ def _segment_literal(pieces: list[tuple[Any, Any]]) -> str | None:
         if len("".join(run).encode()) > len(best.encode()):
             best = "".join(run)
         run = []
+    return best
+
+
+def _segment_literal(pieces: list[tuple[Any, Any]]) -> str | None:
+    """The longest literal run of a segment, or the weakest option of a branch in it."""
+    best = _longest_run(pieces)
     if _size(best) >= MIN_KEYWORD:
         return best.lower()
     for op, av in pieces:
@@ -305,7 +317,8 @@ def _required(op: Any, av: Any) -> _Options | None:
         body = list(body)
         if low >= 2 and len(body) == 1 and body[0][0] is sre_constants.LITERAL:
             repeated = chr(body[0][1]).lower() * min(low, 8)  # `_{3,}` needs "___"
-            return frozenset({Needle(repeated, re.escape(repeated), selectivity(repeated))})
+            needle = Needle(repeated, re.escape(repeated), selectivity(repeated), anchor=repeated)
+            return frozenset({needle})
         return _best_factor(body) if low >= 1 else None
     if op is sre_constants.ATOMIC_GROUP:
         return _best_factor(list(av))
