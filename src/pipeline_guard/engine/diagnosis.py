@@ -9,9 +9,15 @@ broke what came after.
 Model second: a rule match with confidence of at least :data:`RULE_TRUST` decides alone. Where
 rules are silent or only weakly sure, the model pack scores the failure window; its category
 is used when its calibrated probability reaches the pack's threshold (and beats the weak
-rule's confidence). Otherwise the weak rule stands, or the diagnosis is ``unknown`` with the
-most relevant error lines, so the reader still sees where to look: a wrong category is worse
-than an honest "don't know".
+rule's confidence). Otherwise the weak rule stands; where no rule speaks at all, the pack's
+step classifier may name the category from the failing command and its last error lines
+(:func:`step_inputs`, above its cross-validated threshold); else the diagnosis is ``unknown``
+with the most relevant error lines, so the reader still sees where to look: a wrong category
+is worse than an honest "don't know". A model's judgement never makes a retry.
+
+Inside the failing step, network and rate-limit errors yield to a test failure of the same
+step and to a later error that a lost connection does not cause (:func:`transient_yields`),
+and a link checker's report about a URL it checked is not a network failure of the job.
 """
 
 from __future__ import annotations

@@ -402,23 +402,37 @@ def in_memory_ranker(
 
 
 def fold_rankers(
-    cases: Sequence[Case], rules: Sequence[Rule], settings: RankerSettings
+    cases: Sequence[Case],
+    rules: Sequence[Rule],
+    settings: RankerSettings,
+    extra: Sequence[Case] = (),
 ) -> dict[str, LineScorer]:
     """For each case, the failing-step part (line ranker and step classifier) trained on the
     other projects' folds only.
 
     What ``eval --cv`` gives diagnosis for each log, so its hit@1 and the step classifier's
     categories are out-of-fold (the classifier's threshold by a nested CV inside the training
-    folds). Cases are keyed by :attr:`~pipeline_guard.lab.corpus.Case.key`."""
+    folds). ``extra`` cases (further corpora) join every fold's training, except those of the
+    projects held out in it. Cases are keyed by :attr:`~pipeline_guard.lab.corpus.Case.key`."""
     matcher = Matcher(rules)
-    steps = {step.id: step for step in spool_steps(cases, matcher, "eval", settings.bits)}
-    samples = {sample.id: sample for sample in spool_categories(cases, matcher, STEP_BITS)}
+    everything = [*cases, *extra]
+    with_spans = [case for case in everything if case.spans]
+    steps = dict(
+        zip(
+            [case.key for case in with_spans],
+            spool_steps(with_spans, matcher, "eval", settings.bits),
+            strict=True,
+        )
+    )
+    samples = {sample.key: sample for sample in spool_categories(everything, matcher, STEP_BITS)}
     rankers: dict[str, LineScorer] = {}
     for train, test in project_folds([case.group for case in cases], settings.folds):
-        trained = [cases[index].id for index in train]
-        model, table = fit_ranker([steps[i] for i in trained if i in steps], settings)
+        held_out = {cases[index].group for index in test}
+        trained = [cases[index].key for index in train]
+        trained += [case.key for case in extra if case.group not in held_out]
+        model, table = fit_ranker([steps[key] for key in trained if key in steps], settings)
         ranker = in_memory_ranker(model, table, settings)
-        step_samples = [samples[i] for i in trained if i in samples]
+        step_samples = [samples[key] for key in trained if key in samples]
         classifier = _step_classifier(step_samples, settings.folds)
         ranker = dataclasses.replace(ranker, step=classifier)
         for index in test:

@@ -64,7 +64,8 @@ class StepSettings:
 class StepSample:
     """One labelled log as the classifier sees it."""
 
-    id: str
+    key: str
+    """The case's :attr:`~pipeline_guard.lab.corpus.Case.key` (ids repeat across corpora)."""
     group: str
     label: str
     ids: tuple[int, ...]
@@ -85,7 +86,7 @@ def spool_categories(cases: Sequence[Case], matcher: Matcher, bits: int) -> list
         texts = [line.text for line in lines]
         silent = diagnose(scan, str(case.path)).category == Category.UNKNOWN
         ids = tuple(category_feature_ids(command, texts, bits))
-        samples.append(StepSample(case.id, case.group, case.label, ids, silent))
+        samples.append(StepSample(case.key, case.group, case.label, ids, silent))
     return samples
 
 

@@ -83,11 +83,15 @@ def run(
     use_baseline: bool = True,
     ablation: bool = False,
     cache: Path | None = None,
+    train_also: Sequence[Path] = (),
 ) -> int:
     cases = read_corpus(corpus_dir)
+    if train_also and not folds:
+        raise UsageError("--train-also needs --cv K")
+    extra = [case for directory in train_also for case in read_corpus(directory)]
     rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
     model = None if folds else choose_model(model_path, use_model)
-    rankers = _fold_rankers(cases, rules, folds) if folds and use_model else {}
+    rankers = _fold_rankers(cases, rules, folds, extra) if folds and use_model else {}
     verdicts = _diagnose_all(cases, rules, model, use_baseline, ablation, rankers=rankers)
     header = _header(model)
     if folds:
@@ -186,7 +190,7 @@ def _rules_category(diagnosis: Diagnosis) -> str:
 
 
 def _fold_rankers(
-    cases: Sequence[Case], rules: Sequence[Rule], folds: int
+    cases: Sequence[Case], rules: Sequence[Rule], folds: int, extra: Sequence[Case]
 ) -> Mapping[str, LineScorer]:
     """Out-of-fold line rankers (grouped by project), so ``--cv`` hit@1 is honest."""
     try:
@@ -195,7 +199,7 @@ def _fold_rankers(
         raise UsageError(
             "eval --cv trains models and needs scikit-learn: pip install 'pipeline-guard[train]'"
         ) from None
-    return fold_rankers(cases, rules, RankerSettings(folds=folds))
+    return fold_rankers(cases, rules, RankerSettings(folds=folds), extra)
 
 
 def _header(model: LazyModel | None) -> str:
