@@ -204,7 +204,8 @@ def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) 
     if not selection.terminal:
         return Findings(root_cause(pool), [], pool, step, familiar)
     errors, wrappers, context = _sort_hits(pool, lines)
-    errors = transient_yields(errors, wrappers)
+    if step.exit is not None:  # a step that ended: what it printed is its own output
+        errors = transient_yields(errors, wrappers)
     if not errors and step.focus > step.first_line:
         errors = _causes_before(scan, step, familiar, lines)
     decisive = root_cause(errors)
@@ -288,7 +289,8 @@ def _sort_hits(
 
 def transient_yields(errors: Sequence[Hit], wrappers: Sequence[Hit]) -> list[Hit]:
     """The failing step's terminal errors, network and rate-limit ones left out where the step
-    shows they did not end the job.
+    shows they did not end the job (asked only of a step whose exit line the log shows: in an
+    excerpt or a log cut short, the lines may belong to several commands).
 
     Such errors outrank everything by default (a registry outage breaks the install, which
     breaks the build and the tests). But inside the step that failed, a test failure means the
