@@ -177,3 +177,29 @@ def test_fold_parts_carry_a_step_classifier_trained_without_the_project(tmp_path
     rankers = fold_rankers(cases, load_rules(), RankerSettings(folds=3))
     verdicts = {rankers[case.key].classify_step("./run-tests", ["FATAL"]) for case in cases}
     assert verdicts == {None}  # one category only in this corpus: nothing to tell apart
+
+
+def test_eval_scores_the_step_classifier_and_never_counts_its_retry(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    (corpus / "cases").mkdir(parents=True)
+    failing_lint_log(tmp_path).rename(corpus / "cases" / "a.log")
+    label = {"id": "a", "project": "acme/a", "source": "acme/a:ci.log@0", "category": "lint"}
+    (corpus / "labels.jsonl").write_text(json.dumps(label | {"chunk_first": 4, "chunk_last": 4}))
+    pack = tiny_pack(tmp_path / "m.npz", {"frobnicator": "config"}, threshold=1.0)
+    with_step_part(pack, {"c0:mylint": "network"})
+    args = ("eval", str(corpus), "--no-bundled", "--model", str(pack), "--ablation")
+    document = json.loads(run_cli(*args, "--format", "json").stdout)
+    model_row = document["ablation"]["+ model (pack)"]
+    assert model_row["unknown"] == 0.0
+    assert model_row["false_retry"] == 0.0  # a model's "network" is explained, never re-run
+    assert document["ablation"]["rules alone"]["unknown"] == 1.0
+    assert document["locations"][-1]["false_retry"] == 0.0
+    text = run_cli(*args).stdout
+    assert "+ model (pack)" in text
+
+
+def test_train_also_needs_cross_validation(tmp_path: Path) -> None:
+    corpus = write_command_corpus(tmp_path / "c", ["alpha", "beta"])
+    done = run_cli("eval", str(corpus), "--train-also", str(corpus))
+    assert done.returncode == 2
+    assert done.stderr.strip() == "pipeline-guard: error: --train-also needs --cv K"
