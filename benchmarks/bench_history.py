@@ -28,8 +28,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from bench_analyze import warm_rule_cache  # noqa: E402
 from fakes.github_api import FakeGitHub  # noqa: E402
-from github_env import HEAD_SHA, REPO_NAME, github_env, workflow_run_event  # noqa: E402
+from github_env import HEAD_SHA, REPO_NAME, github_env, run_guard, workflow_run_event  # noqa: E402
 from pipeline_guard.history.record import PASSED, Record  # noqa: E402
 from pipeline_guard.history.store import Store  # noqa: E402
 
@@ -49,12 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pg-bench-history-") as scratch:
         work = Path(scratch)
-        os.environ["PIPELINE_GUARD_CACHE_DIR"] = str(work / "cache")
-        subprocess.run(
-            [sys.executable, "-m", "pipeline_guard", "rules", "list"],
-            check=True,
-            capture_output=True,
-        )
+        warm_rule_cache(work / "cache")
         rounds = [_lookup_round(work / f"round{n}") for n in range(args.runs)]
         extra = [with_ - without for (without, with_, _) in rounds]
         calls = rounds[0][2]
@@ -125,14 +121,7 @@ def _lookup_round(work: Path) -> tuple[float, float, int]:
             )
             env["PIPELINE_GUARD_CACHE_DIR"] = os.environ["PIPELINE_GUARD_CACHE_DIR"]
             start = time.perf_counter()
-            done = subprocess.run(
-                [sys.executable, "-m", "pipeline_guard", "run"],
-                cwd=folder,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
+            done = run_guard(env, folder)
             seconds = time.perf_counter() - start
             if done.returncode != 0:
                 raise SystemExit(done.stderr)

@@ -32,7 +32,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
-from bench_analyze import guard, ripgrep, run_measured_isolated  # noqa: E402
+from bench_analyze import guard, ripgrep, run_measured_isolated, warm_rule_cache  # noqa: E402
 from generate_log import generate  # noqa: E402
 
 
@@ -89,7 +89,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-run", action="store_true")
     args = parser.parse_args()
-    subprocess.run(guard("rules", "list"), capture_output=True, check=True)  # warm the cache
+    warm_rule_cache()
     typical = typical_log(100)
     rg = ripgrep()
     literals = ["econnreset", "npm err!", "failed ", "assertionerror", "##[error]"]

@@ -15,6 +15,7 @@ import pytest
 from pipeline_guard.engine.matcher import Matcher, ScanResult
 from pipeline_guard.engine.rule import Rule
 from pipeline_guard.engine.rule_checks import scan_text
+from pipeline_guard.engine.rule_schema import validate_rule
 
 # The fake forges' fixtures (`fake_github`, `fake_gitlab`), for every test module.
 pytest_plugins = ["fakes.github_api", "fakes.gitlab_api"]
@@ -41,7 +42,7 @@ def make_rule(**fields: object) -> Rule:
         "examples": {"match": ["ECONNRESET"], "no_match": ["fine"]},
     }
     base.update(fields)
-    return Rule.model_validate(base)
+    return validate_rule(base)
 
 
 def scan(rules: Sequence[Rule], text: str) -> ScanResult:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import time
 
@@ -41,7 +42,7 @@ def test_pattern_without_literal_needs_hand_written_keywords() -> None:
     )
     with pytest.raises(RuleError, match=r"rule test-rule: patterns: pattern 1 contains no literal"):
         Matcher([bare])
-    keyed = bare.model_copy(update={"keywords": [" ab "]})
+    keyed = dataclasses.replace(bare, keywords=[" ab "])
     result = scan([keyed], "noise\n2026-01-01T00:00:00.0000000Z 12 ab 34\nmore noise\n")
     assert [hit.line.number for hit in result.hits] == [2]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fixer_sites import cache_dir, reachable
-from pipeline_guard.categories import Category
+from pipeline_guard.categories import Action, Category
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.errors import FixError
@@ -45,7 +45,7 @@ def _diagnosis(log: Path) -> Diagnosis:
         source=str(log),
         category=Category.FORMAT,
         confidence=0.9,
-        action="fix-pr",
+        action=Action.FIX_PR,
         rule="black-would-reformat",
         title="black would reformat files",
         explain="e",

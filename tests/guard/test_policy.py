@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pipeline_guard.categories import Action, Category
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.engine.diagnosis import MODEL_RULE, Diagnosis
@@ -23,7 +25,7 @@ def _job(name: str, category: Category, fix: str | None = None) -> tuple[FailedJ
         source=name,
         category=category,
         confidence=0.9,
-        action="comment",
+        action=Action.COMMENT,
         rule="r",
         title="t",
         explain="e",
@@ -151,7 +153,7 @@ def test_gitlab_words_in_notes() -> None:
 def test_a_models_judgement_of_network_is_explained_never_re_run() -> None:
     """Only a rule's specific evidence may re-run a job: the model's guess is commented on."""
     job, diagnosis = _job("a", Category.NETWORK)
-    guessed = diagnosis.model_copy(update={"rule": MODEL_RULE})
+    guessed = dataclasses.replace(diagnosis, rule=MODEL_RULE)
     plan = decide(_context(), RepoConfig(), [(job, guessed)], has_fixer=FIXERS)
     assert plan.retry == ()
     assert plan.jobs[0].action == Action.COMMENT

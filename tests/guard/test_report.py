@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from pipeline_guard.categories import Category
+from pipeline_guard.categories import Action, Category
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis, Evidence
 from pipeline_guard.forges.base import COMMENT_MARKER, FailedJob, comment_marker
@@ -46,7 +46,7 @@ def _diagnosis(
         source="log",
         category=category,
         confidence=0.85,
-        action="comment",
+        action=Action.COMMENT,
         rule=rule,
         title="pytest run finished with failures",
         explain="Tests failed.",

@@ -63,7 +63,7 @@ echo "probes done"
 """
 
 GUARD = """
-import os, sys
+import json, os, sys
 from pathlib import Path
 from pipeline_guard.context import Mode, Platform, RunContext
 from pipeline_guard.engine.diagnosis import Diagnosis
@@ -79,7 +79,7 @@ context = RunContext(
     platform=Platform.GITHUB, mode=Mode.WORKFLOW_RUN, workspace=Path(workspace), head_sha=head
 )
 config = RepoConfig.model_validate({"fix": {"trust-repo-tools": True}})
-diagnosis = Diagnosis.model_validate_json(Path(diagnosis_file).read_text())
+diagnosis = Diagnosis.from_json(json.loads(Path(diagnosis_file).read_text()))
 try:
     attempt = prepare_fix(
         diagnosis, context, config, log=Path(log), env=dict(os.environ), cache_dir=Path(cache)
@@ -155,7 +155,7 @@ def guard_under_ci_shell(
     tmp_path: Path, repo: Path, head: str, diagnosis: Diagnosis, *, home: Path, mode: str
 ) -> str:
     """``sh`` holding the tokens (the CI job) starts the guard, which runs the fix."""
-    (tmp_path / "diagnosis.json").write_text(diagnosis.model_dump_json())
+    (tmp_path / "diagnosis.json").write_text(json.dumps(diagnosis.as_json()))
     (tmp_path / "guard.py").write_text(GUARD)
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -473,7 +473,7 @@ def test_npmrc_git_is_not_run_for_a_git_dependency(tmp_path: Path) -> None:
     marker.unlink()
     subprocess.run(["git", "-C", str(repo), "checkout", "--", "."], check=True)
 
-    diagnosis = Diagnosis.model_validate(
+    diagnosis = Diagnosis.from_json(
         {
             "source": str(write_log(tmp_path, "npm error Missing: dep from lock file")),
             "category": "lockfile",

@@ -8,7 +8,6 @@ The environment is read here, once, and passed down as values.
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -440,12 +439,21 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:  # noqa:
     )
 
 
+CHATTY = frozenset({"run", "digest"})
+"""Commands whose libraries log (PyGithub, python-gitlab, urllib3, httpx, SQLAlchemy)."""
+
+
 def quiet_libraries(verbose: bool) -> None:
     """Library loggers (PyGithub's "Request ... failed with 403", urllib3's retries) print
     nothing unless ``--verbose``: pipeline-guard says what failed once, in its own words.
 
     A level switch rather than handlers: PyGithub attaches its own stderr handler at INFO when
-    it is imported (lazily, long after this runs), so only ``logging.disable`` reaches it."""
+    it is imported (lazily, long after this runs), so only ``logging.disable`` reaches it.
+    Only the commands that talk to a forge or a database (:data:`CHATTY`), or ``--verbose``,
+    import ``logging``: ``analyze`` of a small log must start fast, and logging was a tenth
+    of its imports."""
+    import logging
+
     if verbose:
         logging.disable(logging.NOTSET)
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
@@ -464,7 +472,9 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         if args.command is None:  # only --version-like options: argparse handled them
             parser.print_help()
             return 0
-        quiet_libraries(getattr(args, "verbose", False))
+        verbose = getattr(args, "verbose", False)
+        if verbose or args.command in CHATTY:
+            quiet_libraries(verbose)
         return _dispatch(args, os.environ if env is None else env)
 
     return run_guarded(command)

@@ -18,14 +18,18 @@ from __future__ import annotations
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline_guard.engine.prediction import Prediction, StepVerdict
 from pipeline_guard.engine.rule import bundled_rules_dir
 from pipeline_guard.errors import ModelError
-from pipeline_guard.guard.config import RepoConfig, load_config
+from pipeline_guard.guard import CONFIG_FILE
 from pipeline_guard.model.pack import ModelPack, load_model
 from pipeline_guard.model.pack_format import RANKER_MEMBERS
 from pipeline_guard.model.ranker import LineRanker, load_ranker
+
+if TYPE_CHECKING:
+    from pipeline_guard.guard.config import RepoConfig
 
 
 def bundled_model_path() -> Path:
@@ -70,11 +74,24 @@ def choose_model(
         return None
     if path is not None:
         return LazyModel(path, check_now=True)
-    configured = (config or load_config()).model
+    configured = _configured_model(config)
     if configured is not None:
         return None if configured.lower() == "none" else LazyModel(Path(configured), check_now=True)
     bundled = bundled_model_path()
     return LazyModel(bundled) if bundled.is_file() else None
+
+
+def _configured_model(config: RepoConfig | None) -> str | None:
+    """The config's ``model:``. Without a config given and without a config file (most
+    repositories), the config schema is never imported: it pulls pydantic (start-up time)."""
+    if config is None:
+        path = Path.cwd() / CONFIG_FILE
+        if not path.exists() and not path.is_symlink():
+            return None
+        from pipeline_guard.guard.config import load_config  # noqa: PLC0415
+
+        config = load_config()
+    return config.model
 
 
 class LazyRanker:

@@ -44,7 +44,7 @@ def render(outcomes: Sequence[LogResult], fmt: str, colour: bool = False) -> str
 def outcome_dict(outcome: LogResult) -> dict[str, Any]:
     if outcome.diagnosis is None:
         return {"source": outcome.source, "error": outcome.error}
-    return outcome.diagnosis.model_dump(mode="json")
+    return outcome.diagnosis.as_json()
 
 
 def render_json(outcomes: Sequence[LogResult]) -> str:

@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-
-from pydantic import BaseModel, Field
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from pipeline_guard.categories import (
     CATEGORY_TEXT,
@@ -107,19 +106,25 @@ _STRONG = re.compile(
 )
 
 
-class Evidence(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Evidence:
     """A log line that supports the diagnosis: its 1-based number in the raw log and text."""
 
     line: int
     text: str
 
 
-class Diagnosis(BaseModel):
-    """Why one job failed. The JSON form of this model is a public contract."""
+@dataclass(frozen=True, slots=True)
+class Diagnosis:
+    """Why one job failed. Its JSON form (:meth:`as_json`) is a public contract.
+
+    A dataclass, not a pydantic model, so that ``analyze`` starts without importing pydantic;
+    values are made here, by the engine, never parsed from input (see :meth:`from_json`).
+    """
 
     source: str
     category: Category
-    confidence: float = Field(ge=0.0, le=1.0)
+    confidence: float
     action: Action
     rule: str | None
     title: str
@@ -131,6 +136,25 @@ class Diagnosis(BaseModel):
     fix: str | None = None  # the fixer id the rule names (its `fix:` field), if any
     baseline: str | None = None
     """The green log compared against (lines also found there were not taken as the cause)."""
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON form: plain values, categories and actions as their names."""
+        data = asdict(self)
+        data["category"] = self.category.value
+        data["action"] = self.action.value
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Diagnosis:
+        """A diagnosis from :meth:`as_json` output (after redaction rewrote its strings)."""
+        fields = {
+            **data,
+            "category": Category(data["category"]),
+            "action": Action(data["action"]),
+            "evidence": [Evidence(**item) for item in data["evidence"]],
+            "tests": list(data["tests"]),
+        }
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)

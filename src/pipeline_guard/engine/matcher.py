@@ -416,26 +416,37 @@ class _Scan:
         """The last lines, and the error-looking lines among them, cleaned."""
         if not self.tail_data:
             return
-        raws = self.tail_data[:-1].split(b"\n")
-        numbered = list(enumerate(raws, start=self.tail_first))
-        errorish = [(n, raw) for n, raw in numbered if _is_errorish(raw)]
-        kept = errorish[-ERRORISH_KEPT:]
+        kept = _errorish_lines(self.tail_data, self.tail_first)[-ERRORISH_KEPT:]
         self.result.errorish = [clean_line(raw, n, self.step_at(n)) for n, raw in kept]
-        last = numbered[-TAIL_KEPT:]
-        self.result.tail = [clean_line(raw, n, self.step_at(n)) for n, raw in last]
+        raws = self.tail_data[:-1].rsplit(b"\n", TAIL_KEPT)[-TAIL_KEPT:]
+        first = self.tail_first + self.tail_data.count(b"\n") - len(raws)
+        numbered = enumerate(raws, start=first)
+        self.result.tail = [clean_line(raw, n, self.step_at(n)) for n, raw in numbered]
 
 
-_ERRORISH_BYTES = tuple(word.encode() for word in ERRORISH_KEYWORDS)
+_ERRORISH = re2.compile(
+    b"|".join(re2.escape(word.encode()) for word in ERRORISH_KEYWORDS), re2_options()
+)
+"""Any error-looking word, run over the ASCII-lowered tail: one linear RE2 pass over the
+block (a case-blind Python ``re`` alternation cost 0.05-0.2 s on every log's last 256 KB,
+and a test per line 20 ms)."""
 
 
-def _is_errorish(raw: bytes) -> bool:
-    """Whether a line holds an error-looking word, ignoring ASCII case.
-
-    Substring tests on the lowered bytes: ten times faster than one case-blind ``re``
-    alternation, which cost 0.05-0.2 s on every log's last 256 KB.
-    """
-    lowered = raw.lower()
-    return any(word in lowered for word in _ERRORISH_BYTES)
+def _errorish_lines(data: bytes, first: int) -> list[tuple[int, bytes]]:
+    """The lines of ``data`` (whole lines from line ``first``) holding an error-looking word,
+    ignoring ASCII case."""
+    lowered = data.lower()
+    found: list[tuple[int, bytes]] = []
+    number, counted_to, pos = first, 0, 0
+    while (hit := _ERRORISH.search(lowered, pos)) is not None:
+        start = data.rfind(b"\n", 0, hit.start()) + 1
+        end = data.find(b"\n", hit.start())
+        end = len(data) if end < 0 else end
+        number += data.count(b"\n", counted_to, start)
+        counted_to = start
+        found.append((number, data[start:end]))
+        pos = end + 1
+    return found
 
 
 def _pieces(data: bytes, size: int) -> Iterator[tuple[int, int]]:

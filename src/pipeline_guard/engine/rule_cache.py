@@ -23,8 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -79,6 +77,8 @@ def write_entry(
             for pattern, found in needles.items()
         },
     }
+    import tempfile  # noqa: PLC0415 - only a cache miss writes (start-up time)
+
     try:
         directory.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
@@ -105,6 +105,8 @@ def compiled_database(regexes: Sequence[str]) -> Any:
     serialised database only loads on the platform and library that built it. A cache entry
     that does not load is compiled again, never an error.
     """
+    import platform  # noqa: PLC0415 - only the Hyperscan engine gets here
+
     import hyperscan  # noqa: PLC0415 - optional; only the Hyperscan engine gets here
 
     release = getattr(hyperscan, "__version__", "")
@@ -127,6 +129,8 @@ def compiled_database(regexes: Sequence[str]) -> Any:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
+    import tempfile  # noqa: PLC0415 - see write_entry
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:

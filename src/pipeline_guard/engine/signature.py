@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
 
 from pipeline_guard.engine.diagnosis import Diagnosis
 
@@ -66,10 +65,9 @@ _WRAPPER = re.compile(
 MIN_SPECIFIC = 12  # characters of normalised text a decisive line needs to say anything
 
 
-class Signature(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Signature:
     """The rule, the failing tests and the normalised decisive line of one failure."""
-
-    model_config = ConfigDict(frozen=True)
 
     rule: str
     tests: tuple[str, ...]

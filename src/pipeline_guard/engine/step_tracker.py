@@ -27,8 +27,9 @@ output, far from the failure).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import overload
 
 from pipeline_guard.engine.log_reader import Chunk, CleanLine, clean_line
 
@@ -172,14 +173,53 @@ class FailingStep:
         """
         return self.command_line if self.command_line is not None else self.first_line
 
-    def lines(self) -> list[CleanLine]:
+    def lines(self) -> StepLines:
         """The step's lines, cleaned, the last :data:`MAX_STEP_LINES` of them."""
         raws = self.data.rstrip(b"\n").split(b"\n")
         start = max(0, len(raws) - MAX_STEP_LINES)
-        return [
-            clean_line(raw, self.data_first + index, self.name)
-            for index, raw in enumerate(raws[start:], start=start)
-        ]
+        return StepLines(raws[start:], self.data_first + start, self.name)
+
+
+class StepLines(Sequence[CleanLine]):
+    """A step's lines, each cleaned when it is first read.
+
+    Diagnosis often needs a few of them only (the lines after a hit, to see whether its error
+    was recovered; those above a wrapper): cleaning all 20,000 lines of a long test step
+    up front cost more than scanning the 5 MB log they came from.
+    """
+
+    def __init__(self, raws: list[bytes], first: int, step: str | None) -> None:
+        self._raws = raws
+        self._first = first
+        self._step = step
+        self._cleaned: dict[int, CleanLine] = {}
+
+    def __len__(self) -> int:
+        return len(self._raws)
+
+    @overload
+    def __getitem__(self, index: int) -> CleanLine: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[CleanLine]: ...
+
+    def __getitem__(self, index: int | slice) -> CleanLine | list[CleanLine]:
+        if isinstance(index, slice):
+            return [self._line(at) for at in range(*index.indices(len(self._raws)))]
+        if index < 0:
+            index += len(self._raws)
+        if not 0 <= index < len(self._raws):
+            raise IndexError(index)
+        return self._line(index)
+
+    def __iter__(self) -> Iterator[CleanLine]:
+        return (self._line(at) for at in range(len(self._raws)))
+
+    def _line(self, at: int) -> CleanLine:
+        line = self._cleaned.get(at)
+        if line is None:
+            line = self._cleaned[at] = clean_line(self._raws[at], self._first + at, self._step)
+        return line
 
 
 class StepTracker:

@@ -45,9 +45,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline_guard.categories import Action, Category
 from pipeline_guard.errors import ConfigError
+from pipeline_guard.guard import CONFIG_FILE
 from pipeline_guard.limits import MAX_CONFIG_BYTES, InputRefused, check_depth, read_bounded
-
-CONFIG_FILE = ".pipeline-guard.yml"
 
 
 def _kebab(name: str) -> str:

@@ -449,7 +449,7 @@ def _job_entry(job: JobPlan, outcome: Outcome, context: RunContext) -> dict[str,
         "result": words,
         "planned": job.action,
         "reason": job.reason,
-        "diagnosis": job.diagnosis.model_dump(mode="json"),
+        "diagnosis": job.diagnosis.as_json(),
         "history": job.history.model_dump(mode="json"),
     }
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import glob
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipeline_guard.cache_dir import cache_dir
-from pipeline_guard.categories import Category, default_action
 from pipeline_guard.context import Mode, RunContext
 from pipeline_guard.engine.analysis import analyze_source
 from pipeline_guard.engine.diagnosis import Diagnosis
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.prediction import LineScorer, Scorer
 from pipeline_guard.engine.signature import signature_of
-from pipeline_guard.errors import ConfigError, ForgeError, InputError, UsageError
+from pipeline_guard.errors import ConfigError, ForgeError, UsageError
 from pipeline_guard.fixers.all_fixers import fix_ids
 from pipeline_guard.fixers.jail import seal_process
 from pipeline_guard.forges.all_forges import forge_for
@@ -46,6 +45,7 @@ from pipeline_guard.forges.base import (
     comment_marker,
 )
 from pipeline_guard.guard.act import Outcome, Problem, act
+from pipeline_guard.guard.analysis_pool import AnalysisPool, Engine, worker_count
 from pipeline_guard.guard.config import RepoConfig
 from pipeline_guard.guard.fix_request import checkout_problem
 from pipeline_guard.guard.policy import Plan, decide
@@ -122,11 +122,11 @@ def run(
         outcome = outcome.model_copy(update={"problems": (*earlier, *outcome.problems)})
         return _report(module, env, RunResult(context, plan, outcome, redactor), report_path)
     log_dir = Path(tempfile.mkdtemp(prefix="pg-logs-"))
-    collected = _collect(module, context, log_dir)
+    collected = _collect(module, context)
     lookup = _lookup(collected.forge, context, config, log_dir)
-    diagnosed, baselines, baseline_notes = _diagnose_all(
-        collected.jobs, lookup, context, matcher, model, ranker=ranker
-    )
+    engine = Engine(matcher, model, ranker)
+    found = _diagnose_all(collected, lookup, context, engine, log_dir)
+    diagnosed, baselines, baseline_notes = found.diagnosed, found.baselines, found.notes
     store, store_problems = _open_store(config)
     history, history_notes = _history(lookup, context, diagnosed, store, matcher, model, ranker)
     plan = decide(
@@ -144,7 +144,7 @@ def run(
         config,
         collected.forge,
         change_request=collected.change_request,
-        earlier=(*earlier, *collected.problems, *store_problems),
+        earlier=(*earlier, *collected.problems, *found.problems, *store_problems),
         comment=lambda done: comment_markdown(context, plan, done, redactor, marker=marker),
         marker=marker,
         redact=redactor.redact,
@@ -194,8 +194,9 @@ def _clear_comment(
     return Outcome(change_request=number, comment_url=url)
 
 
-def _collect(module: ForgeModule, context: RunContext, log_dir: Path) -> Collected:
-    """The failed jobs with their logs on disk; forge errors are returned, not raised."""
+def _collect(module: ForgeModule, context: RunContext) -> Collected:
+    """The failed jobs (their logs are fetched by :func:`_diagnose_all`, as they are
+    analysed); forge errors are returned, not raised."""
     file_jobs = tuple(jobs_from_files(context.log_files))
     try:
         forge = module.connect(context)
@@ -211,10 +212,7 @@ def _collect(module: ForgeModule, context: RunContext, log_dir: Path) -> Collect
         listed = forge.failed_jobs()
     except ForgeError as exc:
         return Collected(forge, (), change_request, (Problem.of(exc),))
-    fetched = _fetch_logs(forge, listed, log_dir)
-    jobs = tuple(job for job, _ in fetched)
-    problems = tuple(problem for _, problem in fetched if problem is not None)
-    return Collected(forge, jobs, change_request, problems)
+    return Collected(forge, tuple(listed), change_request)
 
 
 def jobs_from_files(patterns: Sequence[str]) -> list[FailedJob]:
@@ -236,12 +234,16 @@ def jobs_from_files(patterns: Sequence[str]) -> list[FailedJob]:
 
 
 def _fetch_logs(
-    forge: Forge, jobs: list[FailedJob], log_dir: Path
-) -> list[tuple[FailedJob, Problem | None]]:
-    """Every job's log, a few at a time, in the forge's order; annotations are appended where
-    rules can see them. A log that cannot be fetched costs only its own job's diagnosis."""
+    forge: Forge | None, jobs: Sequence[FailedJob], log_dir: Path
+) -> Iterator[tuple[FailedJob, Problem | None]]:
+    """Every job's log, a few at a time, in the forge's order, each as soon as it (and those
+    before it) arrived; annotations are appended where rules can see them. A log that cannot
+    be fetched costs only its own job's diagnosis. Jobs read from files (``forge`` None, or
+    a ``log_path`` already set) are not fetched."""
 
     def fetch(job: FailedJob) -> tuple[FailedJob, Problem | None]:
+        if forge is None or job.log_path is not None:
+            return job, None
         problem = None
         try:
             path = forge.fetch_log(job, log_dir / f"job-{job.id}.log")
@@ -256,7 +258,7 @@ def _fetch_logs(
         return job.model_copy(update={"log_path": path}), problem
 
     with ThreadPoolExecutor(max_workers=DOWNLOADS) as pool:
-        return list(pool.map(fetch, jobs))  # map keeps the input order
+        yield from pool.map(fetch, jobs)  # map keeps the input order
 
 
 # -- history (issue 14): lookups on the forge, the optional store ------------------------------
@@ -287,35 +289,49 @@ def _lookup(
 Baseline = tuple[Path | None, PastJob | None]
 
 
+@dataclass(frozen=True)
+class Diagnosed:
+    """The diagnose stage's result: each job with its diagnosis, in the forge's order."""
+
+    diagnosed: list[tuple[FailedJob, Diagnosis]]
+    baselines: dict[int, Baseline]
+    notes: list[str]
+    problems: tuple[Problem, ...]
+    """Logs that could not be fetched (their jobs are diagnosed ``unknown``)."""
+
+
 def _diagnose_all(
-    jobs: Iterable[FailedJob],
+    collected: Collected,
     lookup: Lookup | None,
     context: RunContext,
-    matcher: Matcher,
-    model: Scorer | None,
-    *,
-    ranker: LineScorer | None = None,
-) -> tuple[list[tuple[FailedJob, Diagnosis]], dict[int, Baseline], list[str]]:
-    """Each job's diagnosis as its log arrives (downloads overlap analyses), with the last
-    green log of the same job as the engine's baseline (issue 10): the same branch, else the
-    default branch; at most one per job, capped, inside the lookups' budget; none when there
-    is none. A forge error stops the baseline lookups, not the diagnoses."""
+    engine: Engine,
+    log_dir: Path,
+) -> Diagnosed:
+    """Each job's diagnosis, its log scanned as soon as it arrives, in a worker process while
+    the next logs download (:mod:`.analysis_pool`); with the last green log of the same job as
+    the engine's baseline (issue 10): the same branch, else the default branch; at most one
+    per job, capped, inside the lookups' budget; none when there is none. A forge error stops
+    the baseline lookups, not the diagnoses."""
     branches = [b for b in (context.head_branch, context.default_branch) if b]
-    diagnosed: list[tuple[FailedJob, Diagnosis]] = []
+    pending: list[tuple[FailedJob, Future[Diagnosis]]] = []
     baselines: dict[int, Baseline] = {}
     notes: list[str] = []
-    for job in jobs:
-        green = None
-        if lookup is not None and job.log_path is not None and not notes:
-            try:
-                green = evidence.fetch_baseline(lookup, job, branches)
-            except ForgeError as exc:
-                notes.append(f"No baseline logs: {exc}.")
-        if green is not None:
-            baselines[job.id] = green
-        baseline = green[0] if green else None
-        diagnosed.append((job, _diagnose(job, matcher, model, baseline, ranker)))
-    return diagnosed, baselines, notes
+    problems: list[Problem] = []
+    with AnalysisPool(engine, worker_count(len(collected.jobs))) as pool:
+        for job, problem in _fetch_logs(collected.forge, collected.jobs, log_dir):
+            if problem is not None:
+                problems.append(problem)
+            green = None
+            if lookup is not None and job.log_path is not None and not notes:
+                try:
+                    green = evidence.fetch_baseline(lookup, job, branches)
+                except ForgeError as exc:
+                    notes.append(f"No baseline logs: {exc}.")
+            if green is not None:
+                baselines[job.id] = green
+            pending.append((job, pool.submit(job, green[0] if green else None)))
+        diagnosed = [(job, future.result()) for job, future in pending]
+    return Diagnosed(diagnosed, baselines, notes, tuple(problems))
 
 
 def _with_baselines(
@@ -440,45 +456,6 @@ def _record(
     except Exception as exc:  # SQLAlchemy's errors: the store is optional, the report is not
         return (Problem(message=f"could not write to the history store: {type(exc).__name__}"),)
     return ()
-
-
-def _diagnose(
-    job: FailedJob,
-    matcher: Matcher,
-    model: Scorer | None,
-    baseline: Path | None = None,
-    ranker: LineScorer | None = None,
-) -> Diagnosis:
-    """The job's diagnosis (lines of the ``baseline`` green log discounted); a job without a
-    readable log still gets an (unknown) diagnosis."""
-    if job.log_path is not None:
-        try:
-            return analyze_source(
-                str(job.log_path),
-                matcher,
-                model,
-                baseline=str(baseline) if baseline is not None else None,
-                ranker=ranker,
-            )
-        except InputError as exc:
-            return _no_log(job, str(exc))
-    return _no_log(job, "the forge has no log for this job")
-
-
-def _no_log(job: FailedJob, why: str) -> Diagnosis:
-    return Diagnosis(
-        source=job.name,
-        category=Category.UNKNOWN,
-        confidence=0.0,
-        action=default_action(Category.UNKNOWN, None),
-        rule=None,
-        title="No log to read",
-        explain=f"pipeline-guard could not read this job's log: {why}.",
-        advice="Open the job's page to see what happened.",
-        evidence=[],
-        step=job.step,
-        tests=[],
-    )
 
 
 def _report(

@@ -73,7 +73,7 @@ def _redacted(outcome: LogResult, redactor: Redactor) -> LogResult:
     """The outcome with every text of its diagnosis (and its error) redacted."""
     diagnosis = outcome.diagnosis
     if diagnosis is not None:
-        diagnosis = Diagnosis.model_validate(redactor.redact_values(diagnosis.model_dump()))
+        diagnosis = Diagnosis.from_json(redactor.redact_values(diagnosis.as_json()))
     error = redactor.redact(outcome.error) if outcome.error else outcome.error
     return replace(outcome, diagnosis=diagnosis, error=error)
 
