@@ -10,6 +10,12 @@ Rows (each the minimum of ``--runs`` fresh processes, with the rule cache warm):
 - **30 MB of rule examples**: every line a rule's match example (a log full of failures, or an
   attacker's);
 - **100 MB of matching lines**: the same, 100 MB;
+- **1 process, 2 processes**: the typical log and the 100 MB of matching lines again, read by
+  one and by two processes whatever the load (``analyze`` cuts a log of 32 MB or more in
+  parts, one per core the load average leaves free: see
+  ``src/pipeline_guard/engine/log_parts.py``), so the gain of the parts shows in one run;
+- **100k sections**: 100k GitLab ``section_start`` lines and 100k unmatched ``section_end``
+  lines (7 MB, issue 15's hostile input);
 - **small log, cold start**: a 10 KB log, and ``--version`` alone;
 - **guard run**: ``bench_workflow_run.py`` (20 failed jobs x 5 MB against the fake GitHub),
   unless ``--skip-run``.
@@ -23,6 +29,7 @@ script tries once. Timings on a shared machine are noisy: compare ratios taken i
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -63,6 +70,29 @@ def examples_log(size_mb: int) -> Path:
     return path
 
 
+PROCESSES = (
+    "import sys; from pipeline_guard.engine import log_parts; "
+    "log_parts.workers_available = lambda: {n}; "
+    "from pipeline_guard.cli.main import main; sys.exit(main())"
+)
+
+
+def processes(count: int, *args: str) -> list[str]:
+    """``analyze`` as :func:`guard` runs it, with a log of 32 MB or more read by ``count``
+    processes whatever the load (by default: one per core the load average leaves free)."""
+    return [sys.executable, "-c", PROCESSES.format(n=count), *args]
+
+
+def sections_log() -> Path:
+    path = OUT / "sections-100k.log"
+    if not path.exists():
+        OUT.mkdir(exist_ok=True)
+        starts = "".join(f"section_start:1700000000:s{i}\r\x1b[0K\n" for i in range(100_000))
+        ends = "".join(f"section_end:1700000000:x{i}\r\x1b[0K\n" for i in range(100_000))
+        path.write_text(starts + ends + "ERROR: Job failed: exit code 1\n", encoding="utf-8")
+    return path
+
+
 def engines(log: Path) -> None:
     from pipeline_guard.engine.log_reader import clean_block
     from pipeline_guard.engine.matcher import Matcher
@@ -96,7 +126,8 @@ def main() -> None:
     rg_command = [rg, "--count", "--no-config", "-i", *[f"-e{x}" for x in literals], str(typical)]
     rg_time, _ = best(rg_command, args.runs)
     ours, rss = best(guard("analyze", str(typical), "--format", "json"), args.runs)
-    print(f"min of {args.runs} runs; ripgrep {rg_time:.2f} s in this run\n")
+    load = os.getloadavg()[0]
+    print(f"min of {args.runs} runs; ripgrep {rg_time:.2f} s in this run; load {load:.1f}\n")
     print("| | now |\n|---|---|")
     print(f"| typical 100 MB | {ours:.2f} s, {ours / rg_time:.0f}x ripgrep, {rss} MB peak RSS |")
     hostile, _ = best(guard("analyze", str(examples_log(30))), args.runs)
@@ -105,6 +136,16 @@ def main() -> None:
     )
     flood, rss = best(guard("analyze", str(examples_log(100))), args.runs)
     print(f"| 100 MB of matching lines | {flood:.2f} s ({flood / ours:.1f}x typical), {rss} MB |")
+    for count in (1, 2):
+        alone, rss = best(processes(count, "analyze", str(typical), "--format", "json"), args.runs)
+        many, many_rss = best(processes(count, "analyze", str(examples_log(100))), args.runs)
+        print(
+            f"| {count} process{'es' if count > 1 else ''}: typical 100 MB; 100 MB matching "
+            f"| {alone:.2f} s, {alone / rg_time:.0f}x ripgrep, {rss} MB; "
+            f"{many:.2f} s ({many / alone:.1f}x), {many_rss} MB |"
+        )
+    sections, rss = best(guard("analyze", str(sections_log())), args.runs)
+    print(f"| 100k sections + 100k unmatched ends (7 MB) | {sections:.2f} s, {rss} MB |")
     small = OUT / "small.log"
     small.write_bytes(typical.read_bytes()[:10_000].rsplit(b"\n", 1)[0] + b"\n")
     cold, _ = best(guard("analyze", str(small)), args.runs)

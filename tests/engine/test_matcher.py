@@ -9,8 +9,10 @@ import time
 import pytest
 
 from conftest import make_rule, scan
+from pipeline_guard.engine import matcher as matcher_module
 from pipeline_guard.engine.log_reader import iter_chunks
 from pipeline_guard.engine.matcher import MAX_HITS_PER_RULE, MAX_TESTS, Matcher
+from pipeline_guard.engine.rule import load_rules
 from pipeline_guard.errors import RuleError
 
 
@@ -129,3 +131,21 @@ def test_error_looking_lines_and_the_tail_are_kept_for_context() -> None:
     assert [(line.number, line.text) for line in result.errorish] == [(200, "fatal: something odd")]
     assert result.tail[-1].text == "bye"
     assert result.tail[-1].number == 201
+
+
+def test_remembered_lines_and_windows_change_no_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A flood repeats its lines; the scan remembers the verification of short lines and the
+    # windows that did not match. The same log scanned without remembering: the same result.
+    pack = load_rules()
+    examples = [e for rule in pack for e in [*rule.examples.match, *rule.examples.no_match]]
+    log = (("\n".join(examples) + "\n") * 3).encode()
+
+    def summary() -> tuple[object, ...]:
+        result = Matcher(pack).scan(iter_chunks(io.BytesIO(log), block_size=1 << 20))
+        hits = [(hit.rule.id, hit.line, hit.test) for hit in result.hits]
+        return hits, result.counts, result.tests, result.steps.exits
+
+    remembered = summary()
+    monkeypatch.setattr(matcher_module, "MEMO_LINE_BYTES", -1)
+    monkeypatch.setattr(matcher_module, "MEMO_WINDOW_BYTES", -1)
+    assert summary() == remembered

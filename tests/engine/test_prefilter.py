@@ -9,9 +9,14 @@ from pathlib import Path
 import pytest
 
 from pipeline_guard.engine.analysis import scan_source
-from pipeline_guard.engine.log_reader import iter_chunks
+from pipeline_guard.engine.log_reader import iter_chunks, log_chunks
 from pipeline_guard.engine.matcher import Matcher, ScanResult
-from pipeline_guard.engine.prefilter import bytewise, engine_name, hyperscan_available
+from pipeline_guard.engine.prefilter import (
+    Re2Prefilter,
+    bytewise,
+    engine_name,
+    hyperscan_available,
+)
 from pipeline_guard.engine.rule import Rule, load_rules
 from pipeline_guard.engine.rule_checks import scan_text
 
@@ -75,3 +80,21 @@ def test_both_engines_diagnose_both_corpora_alike(pack: list[Rule]) -> None:
         for path in sorted(glob.glob(str(corpus / "cases" / "*.log"))):
             expected = summary(scan_source(path, re2_pack))
             assert summary(scan_source(path, hyperscan_pack)) == expected, path
+
+
+def test_line_by_line_and_search_select_the_same_lines_and_needles(pack: list[Rule]) -> None:
+    # A dense log is read line by line (one RE2 set per line), others by searching the chunk;
+    # the scan must not depend on which. A search hit may run over a line end (a needle with
+    # a class that holds \n) and leave a line with no needle of its own: the scan skips it.
+    matcher = Matcher(pack)
+    regexes = [matcher.needle(index).prefilter_regex for index in range(matcher.needle_count())]
+    prefilter = Re2Prefilter(regexes)
+    examples = [e for rule in pack for e in [*rule.examples.match, *rule.examples.no_match]]
+    sources = [("\n".join(examples) + "\n").encode()]
+    for corpus in CORPORA:
+        for path in sorted(glob.glob(str(corpus / "cases" / "*.log"))):
+            with log_chunks(path) as chunks:
+                sources.extend(chunk.data for chunk in chunks)
+    for data in sources:
+        searched = [found for found in prefilter.by_search(data) if found[2]]
+        assert prefilter.line_by_line(data) == searched

@@ -13,6 +13,7 @@ same job, the lines found in both are marked familiar (:mod:`pipeline_guard.engi
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -37,9 +38,29 @@ class LogResult:
 def scan_source(source: str, matcher: Matcher, job_steps: Sequence[JobStep] = ()) -> ScanResult:
     """Scan one log (a path or ``-``) with every rule of ``matcher``, and locate the step that
     ended the job (``job_steps``: the forge's step conclusions, when known)."""
-    with log_chunks(source) as chunks:
-        scan = matcher.scan(chunks)
+    scan = _scan_in_parts(source, matcher) if _large(source) else None
+    if scan is None:
+        with log_chunks(source) as chunks:
+            scan = matcher.scan(chunks)
     return locate_failure(scan, matcher, job_steps)
+
+
+PARTS_FROM_BYTES = 32 << 20
+"""A log file this large may be scanned in parts by several processes (``engine/log_parts.py``,
+imported only then: a small log does not pay for ``pickle`` and ``threading``)."""
+
+
+def _large(source: str) -> bool:
+    try:
+        return source != "-" and os.stat(source).st_size >= PARTS_FROM_BYTES
+    except OSError:
+        return False  # the one-process reader says what is wrong, in one line
+
+
+def _scan_in_parts(source: str, matcher: Matcher) -> ScanResult | None:
+    from pipeline_guard.engine import log_parts  # noqa: PLC0415 - large logs only, see above
+
+    return log_parts.scan_in_parts(source, matcher)
 
 
 def locate_failure(

@@ -230,12 +230,26 @@ def _looks_binary(head: bytes) -> bool:
     return control > len(head) * 0.10
 
 
-def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chunk]:
-    """Yield the log as cleaned chunks of whole lines, never holding more than ~2 blocks."""
-    next_line = 1
-    carry = b""
+def iter_chunks(
+    stream: BinaryIO,
+    block_size: int = BLOCK_SIZE,
+    *,
+    first_line: int = 1,
+    carry: bytes = b"",
+    at_start: bool = True,
+    to_end: bool = True,
+) -> Iterator[Chunk]:
+    """Yield the log as cleaned chunks of whole lines, never holding more than ~2 blocks.
+
+    A chunk ends at the last line end of a block read, so where chunks end depends only on
+    where the blocks start. A part of a log (see :mod:`pipeline_guard.engine.log_parts`) is
+    read from a block boundary with the reader's state there: ``first_line`` and ``carry``
+    (the bytes of the line the boundary cuts); ``at_start`` is False for every part but the
+    first, and ``to_end`` False for every part but the last (the cut line belongs to the next).
+    """
+    next_line = first_line
     skipping = False  # inside the rest of a line that was already cut
-    first = True
+    first = at_start
     read_any = False
     while True:
         block = stream.read(block_size)
@@ -272,7 +286,9 @@ def iter_chunks(stream: BinaryIO, block_size: int = BLOCK_SIZE) -> Iterator[Chun
             next_line += 1
             carry = b""
             skipping = True
-    if carry or (read_any and next_line == 1):  # a log of a byte-order mark alone: one line
+    if not to_end:
+        return
+    if carry or (at_start and read_any and next_line == 1):  # a byte-order mark alone: one line
         yield Chunk(clean_block(carry + b"\n"), next_line, 1)
 
 

@@ -24,6 +24,7 @@ log and the error-looking ones among them, which diagnosis uses when no rule fir
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +34,12 @@ import re2
 from pipeline_guard.engine import rule_cache
 from pipeline_guard.engine.log_reader import Chunk, CleanLine, clean_bytes, clean_line, decoded_line
 from pipeline_guard.engine.needle import Needle, literal_needle
-from pipeline_guard.engine.prefilter import Prefilter, build_prefilter, engine_name
+from pipeline_guard.engine.prefilter import Prefilter, Re2Prefilter, build_prefilter, engine_name
 from pipeline_guard.engine.rule import Rule, re2_options, rule_needles
 from pipeline_guard.engine.step_tracker import (
     MARKER_KEYWORDS,
     FailingStep,
+    Snapshot,
     StepRecord,
     StepRecorder,
 )
@@ -49,7 +51,14 @@ TAIL_KEPT = 80
 TAIL_BYTES = 256 * 1024
 PIECE_BYTES = 1 << 20
 """The prefilter runs over a chunk in pieces of about this size, so that a scan whose rules
-are retiring can switch to a smaller prefilter soon (see ``_Scan._refresh_prefilter``)."""
+are retiring can switch to a smaller prefilter soon (see ``LogScan._refresh_prefilter``)."""
+MEMO_KEPT = 4096
+"""Candidate lines remembered with their verification, and multi-line windows remembered as
+not matching, at most (then forgotten, all at once)."""
+MEMO_LINE_BYTES = 1024
+"""Only lines up to this long are remembered: the memory stays bounded (4 MB)."""
+MEMO_WINDOW_BYTES = 4 * MEMO_LINE_BYTES
+"""Only windows up to this long are remembered (16 MB at most)."""
 REBUILD_AFTER = 32
 """Needles retired since the prefilter was built that make it worth building again."""
 
@@ -94,7 +103,7 @@ class ScanResult:
 
     hits: list[Hit] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    """Matches per rule, counted until the rule is retired (see ``_Scan._retire_if_done``):
+    """Matches per rule, counted until the rule is retired (see ``LogScan._retire_if_done``):
     at least :data:`MAX_HITS_PER_RULE` means "this many or more"."""
     tests: list[str] = field(default_factory=list)
     errorish: list[CleanLine] = field(default_factory=list)
@@ -106,6 +115,41 @@ class ScanResult:
     """The step that ended the job, once :mod:`~pipeline_guard.engine.analysis` located it."""
     step_hits: list[Hit] = field(default_factory=list)
     """Every hit inside ``failing`` (the scan keeps only each rule's first hits in the log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartEvent:
+    """One rule matching in a part of a log, as :meth:`LogScan.absorb` replays it.
+
+    ``line`` is set for the part's first :data:`MAX_HITS_PER_RULE` hits of a rule (a hit the
+    whole log may keep); ``step_line``: the line whose step, by the whole log's markers, the
+    hit's line takes (None when the line names its own step). Without ``line``: a later match
+    that names a test new to the part (``test``), or ``times`` later matches that change
+    nothing but the rule's count.
+    """
+
+    rule: int
+    times: int = 1
+    line: CleanLine | None = None
+    test: str | None = None
+    step_line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartScan:
+    """What the scan of a later part of a log hands back (see ``engine/log_parts.py``).
+
+    Its scan retired rules on its own counts, which is never sooner than the whole log's scan
+    would (that one has counted the earlier parts' matches too, and its list of tests is at
+    least as full), so the events hold every match the whole log's scan would still look at.
+    """
+
+    events: list[PartEvent]
+    markers: list[tuple[int, bytes]]
+    snapshots: list[Snapshot]
+    tail_data: bytes
+    tail_first: int
+    last_line: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +202,7 @@ class Matcher:
 
     def scan(self, chunks: Iterable[Chunk]) -> ScanResult:
         """Match every rule against every line of a log given as cleaned chunks."""
-        return _Scan(self).run(chunks)
+        return LogScan(self).run(chunks)
 
     def patterns_of(self, rule: Rule) -> list[Any]:
         """A rule's compiled patterns, compiled on first use.
@@ -224,15 +268,30 @@ class Matcher:
         return None
 
 
-class _Scan:
-    """The state of one scan; a class only so the per-chunk loop has short functions."""
+class LogScan:
+    """The state of one scan, fed chunk by chunk in log order.
 
-    def __init__(self, matcher: Matcher) -> None:
+    A scan of a whole log is :meth:`feed` for every chunk, then :meth:`finish`. A log cut in
+    parts (:mod:`~pipeline_guard.engine.log_parts`) is scanned with one scan per part: a later
+    part's scan is made with ``part=True`` and the bytes before it (``before``), and hands
+    back :meth:`part_result`; the first part's scan :meth:`absorb` those in order, which
+    leaves it exactly as if it had been fed the whole log.
+    """
+
+    def __init__(self, matcher: Matcher, *, part: bool = False, before: bytes = b"") -> None:
         self.matcher = matcher
         self.result = ScanResult()
-        self.steps = StepRecorder()
+        self.steps = StepRecorder(before, keep_markers=part)
         self.step_changes = self.steps.record.changes
-        self.pending: list[tuple[Rule, int, bytes, str | None]] = []
+        self.pending: list[tuple[Rule, int, bytes, str | None, int | None]] = []
+        self.events: list[PartEvent] | None = [] if part else None
+        self._bulk: dict[int, int] = {}
+        """Matches per rule not yet written to ``events`` (see :meth:`_log_event`)."""
+        self.last_line = 0
+        self._futile: set[tuple[str, bytes]] = set()
+        self._lines: dict[bytes, tuple[bytes, bytes | None, dict[int, tuple[Rule, ...]]]] = {}
+        """Candidate lines seen (see :meth:`_seen`)."""
+        """Windows (rule, raw bytes) that did not match (see :meth:`_match_window`)."""
         self.tests_seen: set[str] = set()
         self.tail_data = b""
         self.tail_first = 1
@@ -241,20 +300,93 @@ class _Scan:
         self.done_needles: set[int] = set()
         """Needles all of whose rules are done (never a step marker): their lines are skipped."""
         self.prefilter = matcher.prefilter
+        if isinstance(self.prefilter, Re2Prefilter):
+            self.prefilter.dense = None  # the last log's density says nothing of this one
         self.live_needles: list[int] | None = None
         """The needle of each index the current prefilter reports (None: all, in order)."""
         self.retired_at_build = 0
 
     def run(self, chunks: Iterable[Chunk]) -> ScanResult:
-        last_line = 0
         for chunk in chunks:
-            self._complete_pending(chunk)
-            self._scan_chunk(chunk)
-            self._keep_tail(chunk)
-            self.steps.chunk_done(chunk)
-            last_line = chunk.last_line
+            self.feed(chunk)
+        return self.finish()
+
+    def feed(self, chunk: Chunk) -> None:
+        """Scan the next chunk of the log."""
+        self._complete_pending(chunk)
+        self._scan_chunk(chunk)
+        self._keep_tail(chunk)
+        self.steps.chunk_done(chunk)
+        self.last_line = chunk.last_line
+
+    @property
+    def waits_for_lines(self) -> bool:
+        """Whether a multi-line rule's window reaches past the chunks fed so far."""
+        return bool(self.pending)
+
+    def end_part(self, following: Chunk | None) -> None:
+        """The part fed so far ends here: match the windows that reach into ``following``
+        (the next part's first chunk, None at the end of the log)."""
+        self._complete_pending(following)
+
+    def resume(self, before: bytes) -> None:
+        """Go on feeding chunks after absorbed parts: ``before`` is the log's last
+        :data:`~pipeline_guard.engine.step_tracker.SNAPSHOT_BYTES` before the next chunk."""
+        self.steps.resume(before)
+
+    def later_part(self, before: bytes) -> LogScan:
+        """A scan of a later part of the log (``before``: the cleaned bytes before it) that
+        starts with what this scan has retired, and with its prefilter.
+
+        Every rule retired here is retired in the whole log's scan by the time it reaches that
+        part (retiring only ever grows), so skipping them changes nothing; and a flood of
+        failures costs its dear first megabytes once, not once per part.
+        """
+        part = LogScan(self.matcher, part=True, before=before)
+        part.done_rules, part.done_needles = set(self.done_rules), set(self.done_needles)
+        part.prefilter, part.live_needles = self.prefilter, self.live_needles
+        part.retired_at_build = self.retired_at_build
+        part._lines, part._futile = self._lines, self._futile
+        return part
+
+    def part_result(self) -> PartScan:
+        """What this scan of a later part hands back to the first part's scan."""
+        assert self.events is not None
+        assert self.steps.markers is not None
+        self._flush_bulk()
+        return PartScan(
+            self.events,
+            self.steps.markers,
+            self.steps.record.snapshots,
+            self.tail_data,
+            self.tail_first,
+            self.last_line,
+        )
+
+    def absorb(self, part: PartScan) -> None:
+        """Take in the scan of the part that follows what this scan has seen, as if this
+        scan had been fed its chunks: its markers first (the steps of the whole log), then
+        its matches, skipping the rules this scan had already retired."""
+        self.steps.replay_part(part.markers, part.snapshots)
+        rules = self.matcher.rules
+        for event in part.events:
+            if event.rule in self.done_rules:
+                continue
+            rule = rules[event.rule]
+            line = event.line
+            if line is not None and event.step_line is not None:
+                line = dataclasses.replace(line, step=self.step_at(event.step_line))
+            if line is not None or event.test is not None:
+                self._count(rule, line, event.test)
+            else:
+                self._count_many(rule, event.times)
+        self.tail_data, self.tail_first = part.tail_data, part.tail_first
+        self.last_line = part.last_line
+
+    def finish(self) -> ScanResult:
+        """The result, once every chunk (or part) of the log is in."""
         self._complete_pending(None)
-        self.result.lines = last_line
+        self.result.lines = self.last_line
         self._read_tail()
         self.result.steps = self.steps.finish(self.tail_data, self.tail_first)
         return self.result
@@ -300,7 +432,8 @@ class _Scan:
         self.retired_at_build = len(self.done_needles)
         live = [n for n in range(self.matcher.needle_count()) if n not in self.done_needles]
         regexes = [self.matcher.needle(needle).prefilter_regex for needle in live]
-        self.prefilter, self.live_needles = build_prefilter(regexes), live
+        dense = self.prefilter.dense if isinstance(self.prefilter, Re2Prefilter) else None
+        self.prefilter, self.live_needles = Re2Prefilter(regexes, dense=dense), live
 
     def step_at(self, line_no: int) -> str | None:
         index = bisect.bisect_right(self.step_changes, line_no, key=lambda change: change[0])
@@ -310,15 +443,15 @@ class _Scan:
         self, chunk: Chunk, line_start: int, line_no: int, raw: bytes, needles: set[int]
     ) -> None:
         """Run the rules owning the line's needles; decode the line only if one matches."""
-        text, named_step = clean_bytes(raw)
+        text, named_step, by_needle = self._seen(raw)
         matched: dict[str, Rule] = {}
         windows: dict[str, Rule] = {}
         for needle in needles:
             verifier = self.matcher.verifier(needle)
-            if verifier.patterns is not None:
-                for index in verifier.patterns.Match(text) or ():
-                    rule = verifier.owners[index]
-                    matched[rule.id] = rule
+            found = by_needle.get(needle)
+            if found is None:
+                found = by_needle[needle] = self._matching(verifier, text)
+            matched.update((rule.id, rule) for rule in found)
             windows.update((rule.id, rule) for rule in verifier.windows)
         if self.done_rules:
             matched = {key: rule for key, rule in matched.items() if not self._is_done(rule)}
@@ -326,28 +459,72 @@ class _Scan:
         if not matched and not windows:
             return
         step = named_step.decode("utf-8", "replace") if named_step else self.steps.current
-        line = decoded_line(text, line_no, step)
-        for rule in sorted(matched.values(), key=self.matcher.order):
-            self._record(rule, line, None)
+        step_line = None if named_step else line_no
+        if matched:
+            line = decoded_line(text, line_no, step)
+            for rule in sorted(matched.values(), key=self.matcher.order):
+                self._record(rule, line, None, step_line)
         for rule in windows.values():
-            self._start_window(chunk, line_start, line, rule)
+            self._start_window(chunk, line_start, (line_no, step, step_line), rule)
 
-    def _start_window(self, chunk: Chunk, line_start: int, line: CleanLine, rule: Rule) -> None:
+    def _seen(self, raw: bytes) -> tuple[bytes, bytes | None, dict[int, tuple[Rule, ...]]]:
+        """A candidate line cleaned, and the rules each needle verified on it so far.
+
+        Remembered for short lines (a bounded number): a flood of failures repeats the same
+        lines, and the same bytes clean to the same text and match the same rules.
+        """
+        seen = self._lines.get(raw)
+        if seen is None:
+            text, named_step = clean_bytes(raw)
+            seen = (text, named_step, {})
+            if len(raw) <= MEMO_LINE_BYTES:
+                if len(self._lines) >= MEMO_KEPT:
+                    self._lines.clear()
+                self._lines[raw] = seen
+        return seen
+
+    @staticmethod
+    def _matching(verifier: _Verifier, text: bytes) -> tuple[Rule, ...]:
+        """The single-line rules owning one needle that match this cleaned line."""
+        if verifier.patterns is None:
+            return ()
+        return tuple(verifier.owners[index] for index in verifier.patterns.Match(text) or ())
+
+    def _start_window(
+        self,
+        chunk: Chunk,
+        line_start: int,
+        where: tuple[int, str | None, int | None],
+        rule: Rule,
+    ) -> None:
+        """Try a multi-line rule from the line at ``line_start``; ``where``: its number, its
+        step and the line that step comes from (see :meth:`_match_window`)."""
+        number, step, step_line = where
         raw_window = _lines_from(chunk.data, line_start, rule.window)
         if raw_window.count(b"\n") < rule.window:
-            self.pending.append((rule, line.number, raw_window, line.step))
+            self.pending.append((rule, number, raw_window, step, step_line))
         else:
-            self._match_window(rule, line.number, raw_window, line.step)
+            self._match_window(rule, number, raw_window, step, step_line)
 
     def _complete_pending(self, chunk: Chunk | None) -> None:
         pending, self.pending = self.pending, []
-        for rule, number, started, step in pending:
+        for rule, number, started, step, step_line in pending:
             window = started
             if chunk is not None:
                 window += _lines_from(chunk.data, 0, rule.window - started.count(b"\n"))
-            self._match_window(rule, number, window, step)
+            self._match_window(rule, number, window, step, step_line)
 
-    def _match_window(self, rule: Rule, number: int, raw_window: bytes, step: str | None) -> None:
+    def _match_window(
+        self, rule: Rule, number: int, raw_window: bytes, step: str | None, step_line: int | None
+    ) -> None:
+        """``step``: the step of the window's first line (``step_line`` when the markers
+        gave it), which every line of the window that names none of its own takes.
+
+        A window that did not match is remembered (a bounded number of them): a flood of
+        failures repeats the same lines, and the same bytes clean to the same text."""
+        futile = (rule.id, raw_window)
+        if futile in self._futile:
+            return
         lines = raw_window.rstrip(b"\n").split(b"\n")
         cleaned = [clean_line(raw, number + offset, step) for offset, raw in enumerate(lines)]
         text = "\n".join(line.text for line in cleaned)
@@ -355,24 +532,76 @@ class _Scan:
             found = pattern.search(text)
             if found:
                 first = text.count("\n", 0, found.start())
-                self._record(rule, cleaned[first], found)
+                if step_line is not None and clean_bytes(lines[first])[1] is not None:
+                    step_line = None
+                self._record(rule, cleaned[first], found, step_line)
                 return
+        if len(raw_window) <= MEMO_WINDOW_BYTES:
+            if len(self._futile) >= MEMO_KEPT:
+                self._futile.clear()
+            self._futile.add(futile)
 
-    def _record(self, rule: Rule, line: CleanLine, found: Any) -> None:
-        counts = self.result.counts
-        counts[rule.id] = counts.get(rule.id, 0) + 1
+    def _record(self, rule: Rule, line: CleanLine, found: Any, step_line: int | None) -> None:
         test = None
         if rule.extracts_tests:
             if found is not None and "test" in found.re.groupindex:
                 test = found.group("test")
             test = test or self.matcher.test_name(rule, line.text)
-            if test and test not in self.tests_seen and len(self.result.tests) < MAX_TESTS:
-                self.tests_seen.add(test)
-                self.result.tests.append(test)
-        if counts[rule.id] <= MAX_HITS_PER_RULE:
+        if self.events is not None:
+            self._log_event(rule, line, test, step_line)
+        self._count(rule, line, test)
+
+    def _count(self, rule: Rule, line: CleanLine | None, test: str | None) -> None:
+        """One match of ``rule``: counted, its test listed, its line kept if among the first."""
+        counts = self.result.counts
+        counts[rule.id] = counts.get(rule.id, 0) + 1
+        if test and test not in self.tests_seen and len(self.result.tests) < MAX_TESTS:
+            self.tests_seen.add(test)
+            self.result.tests.append(test)
+        if counts[rule.id] <= MAX_HITS_PER_RULE and line is not None:
             self.result.hits.append(Hit(rule, line, test))
         if counts[rule.id] >= MAX_HITS_PER_RULE:
             self._retire_if_done(rule)
+
+    def _count_many(self, rule: Rule, times: int) -> None:
+        """``times`` matches of ``rule`` that name no new test, as ``times`` calls of
+        :meth:`_count` would count them (the rule retires as soon as it may)."""
+        counts = self.result.counts
+        count = counts.get(rule.id, 0)
+        if rule.extracts_tests and len(self.result.tests) < MAX_TESTS:
+            counts[rule.id] = count + times
+            return
+        if count < MAX_HITS_PER_RULE:
+            counts[rule.id] = min(count + times, MAX_HITS_PER_RULE)
+        else:
+            counts[rule.id] = count + 1
+        if counts[rule.id] >= MAX_HITS_PER_RULE:
+            self._retire_if_done(rule)
+
+    def _log_event(
+        self, rule: Rule, line: CleanLine, test: str | None, step_line: int | None
+    ) -> None:
+        """Note a match of a part's scan for :meth:`absorb`, in bounded space: a match after
+        the rule's first hits is only counted, unless it names a test new to the part."""
+        assert self.events is not None
+        index = self.matcher.order(rule)
+        seen = self.result.counts.get(rule.id, 0)
+        if seen < MAX_HITS_PER_RULE:
+            self._flush_bulk()
+            self.events.append(PartEvent(index, line=line, test=test, step_line=step_line))
+        elif test and test not in self.tests_seen and len(self.result.tests) < MAX_TESTS:
+            self._flush_bulk()
+            self.events.append(PartEvent(index, test=test))
+        else:
+            self._bulk[index] = self._bulk.get(index, 0) + 1
+
+    def _flush_bulk(self) -> None:
+        """Write the counted matches out before an event that may change the list of tests
+        (which decides when a rule naming tests retires)."""
+        assert self.events is not None
+        for index, times in self._bulk.items():
+            self.events.append(PartEvent(index, times=times))
+        self._bulk.clear()
 
     def _is_done(self, rule: Rule) -> bool:
         return self.matcher.order(rule) in self.done_rules

@@ -292,11 +292,17 @@ class StepRecorder:
     their bytes).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, before: bytes = b"", *, keep_markers: bool = False) -> None:
         self.record = StepRecord()
         self._tracker = StepTracker()
-        self._before = b""
+        self._before = before
+        """The last :data:`SNAPSHOT_BYTES` before the current chunk, whole lines."""
         self._latest: tuple[ExitLine, int] | None = None
+        self.markers: list[tuple[int, bytes]] | None = [] if keep_markers else None
+        """Every marker line (number, raw bytes), kept for a scan of one part of a log: the
+        steps it saw began without knowing what the earlier parts left open, so the whole
+        log's steps come from replaying these after the earlier parts' (:meth:`replay`)."""
+        self.marker_bytes = 0
 
     @property
     def current(self) -> str | None:
@@ -305,21 +311,61 @@ class StepRecorder:
     def marker(self, chunk: Chunk, line_no: int, line_start: int, line_end: int) -> None:
         """One line holding a marker keyword, at ``chunk.data[line_start:line_end]``."""
         raw = chunk.data[line_start:line_end]
+        if self.markers is not None:
+            self.markers.append((line_no, raw))
+            self.marker_bytes += len(raw)
+        found = self.replay(line_no, raw)
+        if found is None or not found.failed:
+            return
+        if len(self.record.snapshots) < MAX_SNAPSHOTS - 1:
+            self.record.snapshots.append(self._snapshot(found, chunk, line_end))
+        else:
+            self._latest = (found, line_end)
+
+    def replay(self, line_no: int, raw: bytes) -> ExitLine | None:
+        """Follow one marker line: the step changes and the exit it reports, if any."""
         before = self._tracker.current
         self._tracker.feed(raw.decode("utf-8", "replace"))
         if self._tracker.current != before:
             self.record.changes.append((line_no, self._tracker.current))
         cleaned = clean_line(raw, line_no, self._tracker.current)
         found = parse_exit(cleaned.text, line_no, self._tracker.current)
-        if found is None:
-            return
-        self.record.exits.append(found)
-        if not found.failed:
-            return
-        if len(self.record.snapshots) < MAX_SNAPSHOTS - 1:
-            self.record.snapshots.append(self._snapshot(found, chunk, line_end))
-        else:
-            self._latest = (found, line_end)
+        if found is not None:
+            self.record.exits.append(found)
+        return found
+
+    def replay_part(
+        self, markers: Sequence[tuple[int, bytes]], snapshots: Sequence[Snapshot]
+    ) -> None:
+        """Follow a later part's marker lines, given the snapshots its own scan cut.
+
+        A failing exit is kept as :meth:`marker` keeps it (the first ones, then the latest);
+        the part's scan kept the same ones of its own, with the same bytes, so its snapshot
+        is taken with the exit as the whole log's steps read it.
+        """
+        cut = {snapshot.exit.line: snapshot for snapshot in snapshots}
+
+        def taken(found: ExitLine) -> Snapshot:
+            own = cut[found.line]
+            return Snapshot(found, own.data, own.first_line)
+
+        latest: ExitLine | None = None
+        for line_no, raw in markers:
+            found = self.replay(line_no, raw)
+            if found is None or not found.failed:
+                continue
+            if len(self.record.snapshots) < MAX_SNAPSHOTS - 1:
+                self.record.snapshots.append(taken(found))
+            else:
+                latest = found
+        if latest is not None:
+            del self.record.snapshots[MAX_SNAPSHOTS - 1 :]
+            self.record.snapshots.append(taken(latest))
+
+    def resume(self, before: bytes) -> None:
+        """The next chunk follows parts whose markers were replayed: ``before`` is what the
+        log holds just before it (the snapshots of its failing exits reach back into it)."""
+        self._before = before
 
     def chunk_done(self, chunk: Chunk) -> None:
         """Keep the latest failing exit of the chunk, and roll the bytes kept before the next."""
