@@ -107,19 +107,18 @@ def test_unknown_quotes_the_failing_steps_error_lines_not_boilerplate(
 
 def test_a_line_of_the_green_log_is_never_the_evidence(tmp_path: Path, matcher: Matcher) -> None:
     failed = [
-        "##[group]Run go test ./...",
+        "##[group]Run ./run.sh",
         "curl: (6) Could not resolve host: fixtures.example.com",
-        "--- FAIL: TestTotal (0.00s)",
-        "    cart_test.go:12: got 3, want 4",
+        "ModuleNotFoundError: No module named 'fixtures'",
         "##[error]Process completed with exit code 1.",
     ]
-    green = ["##[group]Run go test ./...", "curl: (6) Could not resolve host: fixtures.example.com"]
+    green = ["##[group]Run ./run.sh", "curl: (6) Could not resolve host: fixtures.example.com"]
     source = write(tmp_path, "failed.log", failed)
     without = analyze_source(source, matcher)
-    assert without.category == "network"  # the failed download outranks the test alone
+    assert without.category == "network"  # the failed download may be why the module is missing
     good = write(tmp_path, "green.log", green, stamp="2025-12-31T23:59:59.1234567Z ")
     verdict = analyze_source(source, matcher, baseline=good)
-    assert (verdict.category, verdict.baseline) == ("test-failure", good)
+    assert (verdict.category, verdict.baseline) == ("dependency", good)
     assert all(item.line != 2 for item in verdict.evidence)
 
 
@@ -131,14 +130,16 @@ def test_recovered_when_makes_an_error_context(tmp_path: Path) -> None:
         recovered_when=["installing from source"],
         examples={"match": ["curl: (22) The requested URL returned error: 404"], "no_match": ["x"]},
     )
-    tests = make_rule(id="t", category="test-failure", patterns=["^FAIL: "])
+    # a dependency error (a download that failed may be its cause) does not outrank a network
+    # error by itself: only the recovery line makes the 404 context
+    missing = make_rule(id="d", category="dependency", patterns=["^Could not find gem "])
     log = (
         "curl: (22) The requested URL returned error: 404\n"
-        "Binary not found, installing from source\nFAIL: test_x\n"
+        "Binary not found, installing from source\nCould not find gem 'x'\n"
     )
-    assert diagnose(scan([rule, tests], log), "job.log").category == "test-failure"
-    alone = "curl: (22) The requested URL returned error: 404\nFAIL: test_x\n"
-    assert diagnose(scan([rule, tests], alone), "job.log").category == "network"
+    assert diagnose(scan([rule, missing], log), "job.log").category == "dependency"
+    alone = "curl: (22) The requested URL returned error: 404\nCould not find gem 'x'\n"
+    assert diagnose(scan([rule, missing], alone), "job.log").category == "network"
 
 
 def test_context_lines() -> None:
@@ -177,3 +178,82 @@ def test_analyze_baseline_flag_reports_the_baseline(tmp_path: Path) -> None:
     assert missing.returncode == 2
     assert "--baseline" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_network_errors_printed_by_failing_tests_are_a_test_failure(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    lines = [
+        "##[group]Run pytest",
+        "tests/test_client.py::test_upload FAILED                             [ 50%]",
+        "E       socket.gaierror: [Errno -2] Name or service not known",
+        "FAILED tests/test_client.py::test_upload - socket.gaierror: [Errno -2] Name or service",
+        "=========================== 1 failed, 1 passed in 0.12s ===========================",
+        "##[error]Process completed with exit code 1.",
+    ]
+    verdict = analyze_source(write(tmp_path, "job.log", lines), matcher)
+    assert verdict.category.value == "test-failure"
+    assert verdict.action.value != "retry"
+
+
+def test_a_network_error_followed_by_the_error_that_ended_the_step_yields(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    lines = [
+        "##[group]Run ./check.sh",
+        "curl: (6) Could not resolve host: example.invalid",
+        "src/app.py:3:1: F401 'os' imported but unused",
+        "##[error]Process completed with exit code 1.",
+    ]
+    verdict = analyze_source(write(tmp_path, "job.log", lines), matcher)
+    assert verdict.category.value == "lint"
+    assert verdict.action.value != "retry"
+
+
+def test_a_network_failure_that_broke_the_install_still_decides(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    lines = [
+        "##[group]Run npm ci",
+        "npm ERR! code ECONNRESET",
+        "npm ERR! network request to https://registry.npmjs.org/left-pad failed",
+        "##[error]Process completed with exit code 1.",
+    ]
+    verdict = analyze_source(write(tmp_path, "job.log", lines), matcher)
+    assert verdict.category.value == "network"
+    assert verdict.action.value == "retry"
+
+
+def test_a_link_checkers_report_of_dead_links_is_not_a_network_failure(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    lines = [
+        "$ awesome_bot README.md --allow-dupe",
+        "Issues :-(",
+        "> Links ",
+        "  1. 301 https://old.example.org/ → https://new.example.org/",
+        "  2. http://www.example.org/pattern Net::ReadTimeout",
+        "  3. [L42]  https://example.com/ Failed to open TCP connection to example.com:443 "
+        "(getaddrinfo: Temporary failure in name resolution)",
+        'The command "awesome_bot README.md --allow-dupe" exited with 1.',
+        "Done. Your build exited with 1.",
+    ]
+    verdict = analyze_source(write(tmp_path, "job.log", lines, stamp=""), matcher)
+    assert verdict.category.value != "network"
+    assert verdict.action.value != "retry"
+    assert [evidence.line for evidence in verdict.evidence][:1] in ([4], [5], [6])
+
+
+def test_debconfs_readline_fallback_is_survived(tmp_path: Path, matcher: Matcher) -> None:
+    lines = [
+        "##[group]Run ./ci/test.sh",
+        "debconf: (Can't locate Term/ReadLine.pm in @INC (you may need to install the "
+        "Term::ReadLine module) (@INC contains: /etc/perl) at /usr/share/perl5/Debconf/"
+        "FrontEnd/Readline.pm line 7.)",
+        "debconf: falling back to frontend: Teletype",
+        "tests/test_app.py::test_total FAILED                                 [100%]",
+        "E       assert 3 == 4",
+        "##[error]Process completed with exit code 1.",
+    ]
+    verdict = analyze_source(write(tmp_path, "job.log", lines), matcher)
+    assert verdict.category.value == "test-failure"

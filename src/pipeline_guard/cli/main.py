@@ -160,6 +160,16 @@ def _parser() -> _Parser:
         "default: off, score the loaded model pack)",
     )
     evaluate.add_argument(
+        "--train-also",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="with --cv: a further labelled corpus the failing-step part (line ranker, step "
+        "classifier) also learns from in every fold, its logs of the held-out projects left out "
+        "(repeatable; as `train --ranker` is given several corpora)",
+    )
+    evaluate.add_argument(
         "--no-baseline",
         dest="use_baseline",
         action="store_false",
@@ -422,6 +432,7 @@ def _dispatch(args: argparse.Namespace, env: Mapping[str, str]) -> int:  # noqa:
         model_path=args.model,
         use_model=args.use_model,
         folds=args.cv,
+        train_also=args.train_also,
         cache=cache,
         use_baseline=args.use_baseline,
         ablation=args.ablation,

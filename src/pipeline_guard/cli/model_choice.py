@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipeline_guard.engine.prediction import Prediction
+from pipeline_guard.engine.prediction import Prediction, StepVerdict
 from pipeline_guard.engine.rule import bundled_rules_dir
 from pipeline_guard.errors import ModelError
 from pipeline_guard.guard import CONFIG_FILE
@@ -111,6 +111,9 @@ class LazyRanker:
 
     def score_lines(self, lines: Sequence[str], exit_index: int) -> Sequence[float]:
         return self.ranker.score_lines(lines, exit_index)
+
+    def classify_step(self, command: str | None, lines: Sequence[str]) -> StepVerdict | None:
+        return self.ranker.classify_step(command, lines)
 
 
 def choose_ranker(model: LazyModel | None) -> LazyRanker | None:

@@ -9,9 +9,15 @@ broke what came after.
 Model second: a rule match with confidence of at least :data:`RULE_TRUST` decides alone. Where
 rules are silent or only weakly sure, the model pack scores the failure window; its category
 is used when its calibrated probability reaches the pack's threshold (and beats the weak
-rule's confidence). Otherwise the weak rule stands, or the diagnosis is ``unknown`` with the
-most relevant error lines, so the reader still sees where to look: a wrong category is worse
-than an honest "don't know".
+rule's confidence). Otherwise the weak rule stands; where no rule speaks at all, the pack's
+step classifier may name the category from the failing command and its last error lines
+(:func:`step_inputs`, above its cross-validated threshold); else the diagnosis is ``unknown``
+with the most relevant error lines, so the reader still sees where to look: a wrong category
+is worse than an honest "don't know". A model's judgement never makes a retry.
+
+Inside the failing step, network and rate-limit errors yield to a test failure of the same
+step and to a later error that a lost connection does not cause (:func:`transient_yields`),
+and a link checker's report about a URL it checked is not a network failure of the job.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pipeline_guard.categories import (
 )
 from pipeline_guard.engine.log_reader import CleanLine
 from pipeline_guard.engine.matcher import Hit, ScanResult
-from pipeline_guard.engine.prediction import WEAK, LineScorer, Prediction, Scorer
+from pipeline_guard.engine.prediction import WEAK, LineScorer, Prediction, Scorer, StepVerdict
 from pipeline_guard.engine.step_tracker import FailingStep, failing_step
 from pipeline_guard.engine.window import failure_window
 
@@ -222,6 +228,8 @@ def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) 
     if not selection.terminal:
         return Findings(root_cause(pool), [], pool, step, familiar)
     errors, wrappers, context = _sort_hits(pool, lines)
+    if step.exit is not None:  # a step that ended: what it printed is its own output
+        errors = transient_yields(errors, wrappers)
     if not errors and step.focus > step.first_line:
         errors = _causes_before(scan, step, familiar, lines)
     decisive = root_cause(errors)
@@ -292,6 +300,7 @@ def _sort_hits(
         if (
             hit.rule.severity == "warning"
             or (hit.rule.window == 1 and is_context_line(hit.line.text))
+            or (hit.rule.category in _TRANSIENT and is_checked_url_report(hit.line.text))
             or _recovered(hit, lines[hit.line.number - first + 1 :] if lines else ())
         ):
             context.append(hit)
@@ -300,6 +309,50 @@ def _sort_hits(
         else:
             errors.append(hit)
     return errors, wrappers, context
+
+
+def transient_yields(errors: Sequence[Hit], wrappers: Sequence[Hit]) -> list[Hit]:
+    """The failing step's terminal errors, network and rate-limit ones left out where the step
+    shows they did not end the job (asked only of a step whose exit line the log shows: in an
+    excerpt or a log cut short, the lines may belong to several commands).
+
+    Such errors outrank everything by default (a registry outage breaks the install, which
+    breaks the build and the tests). But inside the step that failed, a test failure means the
+    network errors were printed by tests (a test that reaches a host, mocked or not, prints its
+    ``socket.gaierror``), and the tests' failure is what to report; a later terminal error of a
+    category a lost connection does not cause (lint, config, ...) ended the step after the
+    network error was survived. A dependency or compile error after it may be its effect (the
+    package never downloaded), so those do not take over. Re-running a real failure is the
+    worst thing the guard can do: when in doubt, not a retry.
+    """
+    transient = [hit for hit in errors if hit.rule.category in _TRANSIENT]
+    if not transient:
+        return list(errors)
+    others = [hit for hit in errors if hit.rule.category not in _TRANSIENT]
+    tested = any(hit.rule.category == Category.TEST_FAILURE for hit in [*others, *wrappers])
+    last = max(hit.line.number for hit in transient)
+    later = any(
+        hit.line.number > last and hit.rule.category not in _EFFECTS_OF_TRANSIENT for hit in others
+    )
+    return others if tested or later else list(errors)
+
+
+_TRANSIENT = frozenset({Category.NETWORK, Category.RATE_LIMIT})
+_EFFECTS_OF_TRANSIENT = frozenset({Category.DEPENDENCY, Category.COMPILE_ERROR})
+
+
+def is_checked_url_report(text: str) -> bool:
+    """A line of a link checker's report about one URL it checked (``  3. http://host/ Net::
+    ReadTimeout``, ``- [L12] https://host Failed to open TCP connection``, ``✗ https://...``).
+
+    The URL a line starts with is the thing reported on, not a download of the job's own: the
+    checker found that link unreachable, and re-running the job does not fix a dead link."""
+    return bool(_URL_REPORT.match(text))
+
+
+_URL_REPORT = re.compile(
+    r"^\s*(?:\d+[.)]|[-*•✗✖×]|\[[^\]]{1,12}\])?\s*(?:\[L\d+\]\s*)?(?:\d{3}\s+)?https?://\S+\s"
+)
 
 
 def is_context_line(text: str) -> bool:
@@ -449,6 +502,10 @@ def _unknown(
     ranker: LineScorer | None,
 ) -> Diagnosis:
     lines = _unknown_lines(scan, found, ranker)
+    step = found.step.name if found.step is not None else (lines[0].step if lines else None)
+    verdict = _step_verdict(found, ranker)
+    if verdict is not None and verdict.speaks:
+        return _from_step_model(verdict, lines, scan, source, baseline, step)
     return Diagnosis(
         source=source,
         category=Category.UNKNOWN,
@@ -459,10 +516,80 @@ def _unknown(
         explain=UNKNOWN_EXPLAIN,
         advice=UNKNOWN_ADVICE,
         evidence=[Evidence(line=line.number, text=line.text) for line in lines],
-        step=found.step.name if found.step is not None else (lines[0].step if lines else None),
+        step=step,
         tests=list(scan.tests),
         baseline=baseline,
     )
+
+
+def _step_verdict(found: Findings, ranker: LineScorer | None) -> StepVerdict | None:
+    """What the pack's step classifier says of a failing step no rule explained."""
+    if ranker is None or found.step is None:
+        return None
+    command, lines = step_inputs(found.step, found.familiar)
+    return ranker.classify_step(command, [line.text for line in lines])
+
+
+def step_inputs(
+    step: FailingStep, familiar: frozenset[int] = frozenset()
+) -> tuple[str | None, list[CleanLine]]:
+    """What the step classifier reads: the failing command and its last error-looking lines
+    (the same at training, :mod:`pipeline_guard.lab.step_training`, and here)."""
+    body = _step_body(step, familiar)
+    return failing_command(step, body), last_error_lines(body)
+
+
+def failing_command(step: FailingStep, lines: Sequence[CleanLine]) -> str | None:
+    """The command that failed: the one the exit line quotes (Travis), else its echo
+    (``$ cmd``, ``+ cmd``), else the step's title (GitHub ``Run cmd``, a GitLab section)."""
+    if step.exit is not None and step.exit.command:
+        return step.exit.command
+    if step.command_line is not None:
+        echo = next((line.text for line in lines if line.number == step.command_line), None)
+        if echo:
+            return echo.strip().lstrip("$+ ")
+    return step.name
+
+
+def _from_step_model(  # noqa: PLR0917 - the parts of one diagnosis
+    verdict: StepVerdict,
+    lines: Sequence[CleanLine],
+    scan: ScanResult,
+    source: str,
+    baseline: str | None,
+    step: str | None,
+) -> Diagnosis:
+    """A diagnosis the step classifier made: a model's judgement, so never a re-run."""
+    category = Category(verdict.category)
+    title, explain, advice = CATEGORY_TEXT[category]
+    return Diagnosis(
+        source=source,
+        category=category,
+        confidence=round(verdict.probability, 3),
+        action=model_action(category),
+        rule=MODEL_RULE,
+        title=title,
+        explain=explain
+        + " (This is the model pack's judgement from the failing command and its last error"
+        " lines: no rule matched there.)",
+        advice=advice,
+        evidence=[Evidence(line=line.number, text=line.text) for line in lines],
+        step=step,
+        tests=list(scan.tests),
+        baseline=baseline,
+    )
+
+
+def _step_body(step: FailingStep, familiar: frozenset[int]) -> list[CleanLine]:
+    """The failing command's own output, up to (not including) its exit line."""
+    end = step.exit_line
+    return [
+        line
+        for line in step.lines()
+        if line.number not in familiar
+        and line.number >= step.focus
+        and (end is None or line.number < end)
+    ]
 
 
 def _unknown_lines(scan: ScanResult, found: Findings, ranker: LineScorer | None) -> list[CleanLine]:
@@ -470,14 +597,7 @@ def _unknown_lines(scan: ScanResult, found: Findings, ranker: LineScorer | None)
     step is known."""
     if found.step is None:
         return relevant_error_lines(scan.errorish, scan.tail, familiar=found.familiar)
-    end = found.step.exit_line
-    lines = [
-        line
-        for line in found.step.lines()
-        if line.number not in found.familiar
-        and line.number >= found.step.focus
-        and (end is None or line.number < end)
-    ]
+    lines = _step_body(found.step, found.familiar)
     if ranker is not None and lines:
         return _ranked(lines, found.step, ranker)
     return last_error_lines(lines)

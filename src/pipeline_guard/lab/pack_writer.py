@@ -27,6 +27,7 @@ from pipeline_guard.model.pack_format import (
     PACK_VERSION,
     RANKER_KEY,
     RANKER_MEMBERS,
+    STEP_MEMBERS,
 )
 
 _CATEGORY_META = ("features", "classes", "temperature", "threshold", "scope", "trained")
@@ -38,14 +39,16 @@ def write_category_part(
     """Write the category model into the pack at ``path``, keeping its line ranker if any."""
     old_meta, old_arrays = _existing(path)
     kept_meta = {RANKER_KEY: old_meta[RANKER_KEY]} if RANKER_KEY in old_meta else {}
-    kept = {name: old_arrays[name] for name in RANKER_MEMBERS if name in old_arrays}
+    failing_step = {**RANKER_MEMBERS, **STEP_MEMBERS}
+    kept = {name: old_arrays[name] for name in failing_step if name in old_arrays}
     _write(path, {**kept_meta, **meta}, {**dict(arrays), **kept})
 
 
 def write_ranker_part(
     path: Path, settings: Mapping[str, Any], arrays: Mapping[str, npt.ArrayLike]
 ) -> None:
-    """Write the line ranker into the pack at ``path``, keeping its category model if any."""
+    """Write the line ranker (and its step classifier, when ``arrays`` hold one) into the pack
+    at ``path``, keeping its category model if any."""
     old_meta, old_arrays = _existing(path)
     kept_meta = {key: old_meta[key] for key in _CATEGORY_META if key in old_meta}
     kept = {name: old_arrays[name] for name in CATEGORY_MEMBERS if name in old_arrays}
@@ -69,7 +72,7 @@ def _existing(path: Path) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
 
 def _write(path: Path, meta: Mapping[str, Any], arrays: Mapping[str, npt.ArrayLike]) -> None:
     document = {"format": PACK_FORMAT, "version": PACK_VERSION, **meta}
-    dtypes = {**CATEGORY_MEMBERS, **RANKER_MEMBERS}
+    dtypes = {**CATEGORY_MEMBERS, **RANKER_MEMBERS, **STEP_MEMBERS}
     members: dict[str, npt.NDArray[Any]] = {
         META_MEMBER: np.array(json.dumps(document, sort_keys=True))
     }

@@ -23,6 +23,7 @@ feature means at training what it means on a log from a project never seen.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import random
 from array import array
@@ -48,8 +49,19 @@ from pipeline_guard.errors import UsageError
 from pipeline_guard.lab.corpus import Case
 from pipeline_guard.lab.pack_writer import write_ranker_part
 from pipeline_guard.lab.step_lines import failing_step_of, read_log_lines
+from pipeline_guard.lab.step_training import (
+    STEP_BITS,
+    StepSample,
+    StepSettings,
+    choose_threshold,
+    fit_step_classifier,
+    fit_step_model,
+    spool_categories,
+    step_part,
+)
 from pipeline_guard.model.pack_format import RANKER_FEATURES
 from pipeline_guard.model.ranker import LineRanker
+from pipeline_guard.model.step_classifier import STEP_KEY, StepClassifier
 from pipeline_guard.model.step_features import (
     RANKER_FEATURE_VERSION,
     common_name,
@@ -390,22 +402,52 @@ def in_memory_ranker(
 
 
 def fold_rankers(
-    cases: Sequence[Case], rules: Sequence[Rule], settings: RankerSettings
+    cases: Sequence[Case],
+    rules: Sequence[Rule],
+    settings: RankerSettings,
+    extra: Sequence[Case] = (),
 ) -> dict[str, LineScorer]:
-    """For each case with a span, the ranker trained on the other projects' folds only.
+    """For each case, the failing-step part (line ranker and step classifier) trained on the
+    other projects' folds only.
 
-    What ``eval --cv`` gives diagnosis for each log, so its hit@1 is out-of-fold. Cases are
-    keyed by :attr:`~pipeline_guard.lab.corpus.Case.key`."""
+    What ``eval --cv`` gives diagnosis for each log, so its hit@1 and the step classifier's
+    categories are out-of-fold (the classifier's threshold by a nested CV inside the training
+    folds). ``extra`` cases (further corpora) join every fold's training, except those of the
+    projects held out in it. Cases are keyed by :attr:`~pipeline_guard.lab.corpus.Case.key`."""
     matcher = Matcher(rules)
-    steps = spool_steps(cases, matcher, "eval", settings.bits)
-    keys = [case.key for case in cases if case.spans]
+    everything = [*cases, *extra]
+    with_spans = [case for case in everything if case.spans]
+    steps = dict(
+        zip(
+            [case.key for case in with_spans],
+            spool_steps(with_spans, matcher, "eval", settings.bits),
+            strict=True,
+        )
+    )
+    samples = {sample.key: sample for sample in spool_categories(everything, matcher, STEP_BITS)}
     rankers: dict[str, LineScorer] = {}
-    for train, test in project_folds([step.group for step in steps], settings.folds):
-        model, table = fit_ranker([steps[index] for index in train], settings)
+    for train, test in project_folds([case.group for case in cases], settings.folds):
+        held_out = {cases[index].group for index in test}
+        trained = [cases[index].key for index in train]
+        trained += [case.key for case in extra if case.group not in held_out]
+        model, table = fit_ranker([steps[key] for key in trained if key in steps], settings)
         ranker = in_memory_ranker(model, table, settings)
+        step_samples = [samples[key] for key in trained if key in samples]
+        classifier = _step_classifier(step_samples, settings.folds)
+        ranker = dataclasses.replace(ranker, step=classifier)
         for index in test:
-            rankers[keys[index]] = ranker
+            rankers[cases[index].key] = ranker
     return rankers
+
+
+def _step_classifier(samples: Sequence[StepSample], folds: int) -> StepClassifier | None:
+    """The step classifier fitted on ``samples``, its threshold by grouped CV among them."""
+    settings = StepSettings(folds=folds)
+    if len({sample.group for sample in samples}) < 2:
+        return None
+    inner = project_folds([sample.group for sample in samples], folds)
+    threshold = choose_threshold(samples, settings, inner)
+    return fit_step_classifier(samples, settings, threshold)
 
 
 def train_ranker(
@@ -415,18 +457,42 @@ def train_ranker(
     settings: RankerSettings,
     corpora: Sequence[str],
 ) -> int:
-    """Fit the ranker on every case with a span and write it into the pack at ``out``;
-    returns how many logs it learnt from."""
-    steps = spool_steps(cases, Matcher(rules), "train", settings.bits)
+    """Fit the ranker on every case with a span, and the step classifier on every labelled
+    case, and write both into the pack at ``out``; returns how many logs the ranker learnt
+    from."""
+    matcher = Matcher(rules)
+    steps = spool_steps(cases, matcher, "train", settings.bits)
     model, table = fit_ranker(steps, settings)
     trained = {
         "corpora": list(corpora),
         "logs": len(steps),
         "projects": len({s.group for s in steps}),
     }
-    write_ranker_part(
-        out,
-        ranker_settings_meta(model, settings, trained),
-        ranker_arrays(model, table, settings.min_weight),
-    )
+    meta = ranker_settings_meta(model, settings, trained)
+    arrays = ranker_arrays(model, table, settings.min_weight)
+    step = _step_part(spool_categories(cases, matcher, STEP_BITS), settings.folds, corpora)
+    if step is not None:
+        meta[STEP_KEY], step_arrays = step
+        arrays |= step_arrays
+    write_ranker_part(out, meta, arrays)
     return len(steps)
+
+
+def _step_part(
+    samples: Sequence[StepSample], folds: int, corpora: Sequence[str]
+) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]] | None:
+    """The step classifier's settings and members, or ``None`` without the data to train it."""
+    settings = StepSettings(folds=folds)
+    labels = {sample.label for sample in samples}
+    if len({sample.group for sample in samples}) < 2 or len(labels) < 2:
+        return None
+    threshold = choose_threshold(
+        samples, settings, project_folds([s.group for s in samples], folds)
+    )
+    model = fit_step_model(samples, settings)
+    trained = {
+        "corpora": list(corpora),
+        "logs": len(samples),
+        "projects": len({s.group for s in samples}),
+    }
+    return step_part(model, settings, threshold, trained)

@@ -6,7 +6,9 @@ parts, each optional on its own but at least one present:
 - the **category model** (:mod:`pipeline_guard.model.pack`): members
   :data:`CATEGORY_MEMBERS`, and its settings at the top level of ``meta``;
 - the **line ranker** (:mod:`pipeline_guard.model.ranker`): members :data:`RANKER_MEMBERS`,
-  and its settings under ``meta["ranker"]``.
+  and its settings under ``meta["ranker"]``; with it, optionally, the failing step's category
+  classifier (:mod:`pipeline_guard.model.step_classifier`): members :data:`STEP_MEMBERS`,
+  settings under ``meta["ranker"]["step"]``.
 
 ``meta`` is a JSON document stored as a 0-d unicode array: ``{"format": PACK_FORMAT,
 "version": PACK_VERSION, ...}``. Training (:mod:`pipeline_guard.lab.pack_writer`) writes every
@@ -39,6 +41,13 @@ RANKER_MEMBERS: dict[str, str] = {
     "ranker_common": "<i8",  # sorted normalised-line hashes seen in several projects
     "ranker_common_projects": "<i8",  # in how many projects each of those occurs
 }
+STEP_MEMBERS: dict[str, str] = {
+    "step_feature_ids": "<i8",  # sorted hashed feature ids of the step classifier
+    "step_weights": "<f4",  # len(step_feature_ids) x len(classes), row-major
+    "step_intercept": "<f4",  # len(classes)
+}
+"""The optional step classifier of the failing-step part (:mod:`~.model.step_classifier`),
+written with the line ranker; its settings are under ``meta["ranker"]["step"]``."""
 RANKER_KEY = "ranker"
 """The key of the line ranker's settings in ``meta``."""
 RANKER_FEATURES = "step-lines"

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline_guard.engine.prediction import StepVerdict
 from pipeline_guard.errors import ModelError
 from pipeline_guard.model.npy import Array
 from pipeline_guard.model.pack import read_pack
@@ -34,8 +35,10 @@ from pipeline_guard.model.pack_format import (
     RANKER_FEATURES,
     RANKER_KEY,
     RANKER_MEMBERS,
+    STEP_MEMBERS,
     pack_document,
 )
+from pipeline_guard.model.step_classifier import STEP_KEY, StepClassifier, step_classifier_from
 from pipeline_guard.model.step_features import (
     RANKER_FEATURE_VERSION,
     common_name,
@@ -62,6 +65,8 @@ class LineRanker:
     common_projects: array  # type: ignore[type-arg]
     """int64: in how many projects each line of ``common`` occurs."""
     meta: dict[str, Any]
+    step: StepClassifier | None = None
+    """The failing step's category classifier, when the pack holds one."""
     _ids: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     """Feature name to id, memoised: most names (positions, shapes, common words) recur on every
     line."""
@@ -79,6 +84,10 @@ class LineRanker:
         scores = [floor] * len(lines)
         scores[ranked.start : ranked.stop] = scored
         return scores
+
+    def classify_step(self, command: str | None, lines: Sequence[str]) -> StepVerdict | None:
+        """The step classifier's verdict, ``None`` when the pack has none."""
+        return self.step.classify(command, lines) if self.step is not None else None
 
     def projects(self, text: str) -> int:
         """In how many projects' logs (of the training data) this line occurs."""
@@ -129,7 +138,22 @@ def load_ranker(path: Path) -> LineRanker:
         common=arrays["ranker_common"].data,
         common_projects=arrays["ranker_common_projects"].data,
         meta=settings,
+        step=_step_classifier(path, settings),
     )
+
+
+def _step_classifier(path: Path, settings: dict[str, Any]) -> StepClassifier | None:
+    """The pack's step classifier, if its failing-step part has one."""
+    step = settings.get(STEP_KEY)
+    if step is None:
+        return None
+    if not isinstance(step, dict):
+        raise ModelError(f"{path}: invalid step classifier: meta.{RANKER_KEY}.{STEP_KEY}")
+    arrays, _ = read_pack(path, tuple(STEP_MEMBERS), "step classifier")
+    try:
+        return step_classifier_from(step, arrays)
+    except ValueError as exc:
+        raise ModelError(f"{path}: invalid step classifier: {exc}") from None
 
 
 def _problems(settings: dict[str, Any], arrays: dict[str, Array]) -> Iterator[str]:

@@ -22,11 +22,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from pipeline_guard.categories import Category
 from pipeline_guard.cli.model_choice import LazyModel, choose_model, choose_ranker
 from pipeline_guard.cli.progress import bar, counted
 from pipeline_guard.engine.analysis import candidate_lines, scan_source
 from pipeline_guard.engine.baseline import familiar_lines
-from pipeline_guard.engine.diagnosis import FULL, RULES_ALONE, Diagnosis, Selection, diagnose
+from pipeline_guard.engine.diagnosis import (
+    FULL,
+    MODEL_RULE,
+    RULES_ALONE,
+    Diagnosis,
+    Selection,
+    diagnose,
+    model_action,
+)
 from pipeline_guard.engine.matcher import Matcher
 from pipeline_guard.engine.prediction import LineScorer
 from pipeline_guard.engine.rule import Rule, load_rules
@@ -74,16 +83,20 @@ def run(
     use_baseline: bool = True,
     ablation: bool = False,
     cache: Path | None = None,
+    train_also: Sequence[Path] = (),
 ) -> int:
     cases = read_corpus(corpus_dir)
+    if train_also and not folds:
+        raise UsageError("--train-also needs --cv K")
+    extra = [case for directory in train_also for case in read_corpus(directory)]
     rules = load_rules(rule_dirs, bundled=bundled, cache=cache)
     model = None if folds else choose_model(model_path, use_model)
-    rankers = _fold_rankers(cases, rules, folds) if folds and use_model else {}
+    rankers = _fold_rankers(cases, rules, folds, extra) if folds and use_model else {}
     verdicts = _diagnose_all(cases, rules, model, use_baseline, ablation, rankers=rankers)
     header = _header(model)
     if folds:
         header, cv_categories = _cross_validated(cases, rules, folds)
-        verdicts.categories = _with_cv(cases, verdicts.categories["rules-only"], cv_categories)
+        verdicts.categories = _with_cv(cases, verdicts, cv_categories)
     decided = [index for index, case in enumerate(cases) if case.category is not None]
     gold = [cases[index].label for index in decided]
     columns = {
@@ -99,6 +112,9 @@ def run(
         name: _ablation_row(cases, decided, diagnoses)
         for name, diagnoses in verdicts.ablation.items()
     }
+    if ablated and last == "combined":
+        row = "+ model (CV)" if folds else "+ model (pack)"
+        ablated[row] = _ablation_row(cases, decided, verdicts.final, verdicts.categories[last])
     if fmt == "json":
         document: dict[str, object] = {name: asdict(s) for name, s in columns.items()}
         if whole:
@@ -145,7 +161,7 @@ def _diagnose_all(
         familiar = familiar_lines(candidate_lines(scan), green) if green else frozenset()
         ranker = rankers.get(case.key)
         diagnosis = diagnose(scan, source, familiar=familiar, baseline=green, ranker=ranker)
-        verdicts.categories["rules-only"].append(diagnosis.category.value)
+        verdicts.categories["rules-only"].append(_rules_category(diagnosis))
         if model is not None:
             window = [line.text for line in failure_window(scan)]
             verdicts.categories["model-only"].append(
@@ -168,8 +184,13 @@ def _diagnose_all(
     return verdicts
 
 
+def _rules_category(diagnosis: Diagnosis) -> str:
+    """The rules' category: a model's judgement (the step classifier's) counts as unknown."""
+    return "unknown" if diagnosis.rule == MODEL_RULE else diagnosis.category.value
+
+
 def _fold_rankers(
-    cases: Sequence[Case], rules: Sequence[Rule], folds: int
+    cases: Sequence[Case], rules: Sequence[Rule], folds: int, extra: Sequence[Case]
 ) -> Mapping[str, LineScorer]:
     """Out-of-fold line rankers (grouped by project), so ``--cv`` hit@1 is honest."""
     try:
@@ -178,7 +199,7 @@ def _fold_rankers(
         raise UsageError(
             "eval --cv trains models and needs scikit-learn: pip install 'pipeline-guard[train]'"
         ) from None
-    return fold_rankers(cases, rules, RankerSettings(folds=folds))
+    return fold_rankers(cases, rules, RankerSettings(folds=folds), extra)
 
 
 def _header(model: LazyModel | None) -> str:
@@ -199,8 +220,8 @@ def _located(
     located = []
     for case, diagnosis, category in zip(cases, diagnoses, categories, strict=True):
         action = diagnosis.action.value
-        if category != diagnosis.category.value:
-            action = "retry" if category in {"network", "rate-limit", "runner"} else "comment"
+        if category != diagnosis.category.value:  # the cross-validated category model's
+            action = model_action(Category(category)).value
         located.append(
             Located(
                 gold=case.category.value if case.category is not None else None,
@@ -214,9 +235,15 @@ def _located(
 
 
 def _ablation_row(
-    cases: Sequence[Case], decided: Sequence[int], diagnoses: Sequence[Diagnosis]
+    cases: Sequence[Case],
+    decided: Sequence[int],
+    diagnoses: Sequence[Diagnosis],
+    categories: Sequence[str] | None = None,
 ) -> dict[str, float]:
-    categories = [diagnosis.category.value for diagnosis in diagnoses]
+    """Accuracy and the whole-log figures of one approach (``categories``: when they are not
+    the diagnoses' own, as for the cross-validated category model)."""
+    if categories is None:
+        categories = [diagnosis.category.value for diagnosis in diagnoses]
     scores = score([cases[i].label for i in decided], [categories[i] for i in decided])
     row = {"accuracy": scores.accuracy, "macro_f1": scores.macro_f1}
     if any(case.spans for case in cases):
@@ -233,6 +260,7 @@ def _ablation_row(
             1
             for i in decided
             if diagnoses[i].action.value == "retry"
+            and categories[i] == diagnoses[i].category.value
             and cases[i].label not in {"network", "rate-limit", "runner"}
         ) / max(1, len(decided))
     return row
@@ -240,7 +268,10 @@ def _ablation_row(
 
 def _format_ablation(rows: dict[str, dict[str, float]]) -> str:
     keys = list(next(iter(rows.values())))
-    lines = ["ablation (rules only)", f"{'':<22}" + "".join(f"{key:>12}" for key in keys)]
+    lines = [
+        "ablation (each row adds one step; the model row is the scored column)",
+        f"{'':<22}" + "".join(f"{key:>12}" for key in keys),
+    ]
     for name, row in rows.items():
         lines.append(f"{name:<22}" + "".join(f"{row[key]:>12.3f}" for key in keys))
     return "\n".join(lines) + "\n"
@@ -272,14 +303,23 @@ def _cross_validated(
 
 
 def _with_cv(
-    cases: Sequence[Case], rules_only: list[str], by_id: dict[str, dict[str, str]]
+    cases: Sequence[Case], verdicts: Verdicts, by_id: dict[str, dict[str, str]]
 ) -> dict[str, list[str]]:
-    """The columns with the cross-validated approaches; an undecided case keeps the rules'."""
+    """The columns with the cross-validated approaches; an undecided case keeps the rules'.
+
+    ``combined`` is the out-of-fold category model where it overrules the rules, else the
+    diagnosis made with the out-of-fold failing-step part (its step classifier speaks where
+    the rules are silent)."""
+    rules_only = verdicts.categories["rules-only"]
     columns = {"rules-only": rules_only}
     for name, verdict in by_id.items():
         columns[name] = [
             verdict.get(case.id, rules_only[index]) for index, case in enumerate(cases)
         ]
+    columns["combined"] = [
+        category if category != rules_only[index] else verdicts.final[index].category.value
+        for index, category in enumerate(columns["combined"])
+    ]
     return columns
 
 
