@@ -53,8 +53,13 @@ costs less there than the alternation's search and then the set, whose DFAs have
 over text where most needles match (issue 15: a third less time and memory)."""
 
 DENSE_PROBE = 512 << 10
-"""A first piece at least this large is read line by line: whether the log is dense with
-candidates is not known yet, and reading a dense piece by search first is what costs most."""
+"""A first piece at least this large is probed before it is read: whether the log is dense
+with candidates is not known yet, and reading a dense piece by search is what costs most."""
+PROBE_BYTES = 64 << 10
+"""The probe: the piece's first lines, read by search. Dense, the rest is read line by line;
+sparse (nearly every log), by search. Reading a whole first piece line by line instead cost
+every ordinary log 40 ms (a set match per line of its first megabyte), twice with the rescan
+of its failing step."""
 
 Candidate = tuple[int, int, set[int]]
 """A candidate line: its start and end offsets in the chunk (end at its ``\\n``), and the
@@ -260,11 +265,28 @@ class Re2Prefilter:
         last piece was dense with them (see :data:`DENSE_SHARE`): the same lines either way."""
         if not self._encoded:
             return []
-        dense = self.dense if self.dense is not None else len(data) >= DENSE_PROBE
-        found = self.line_by_line(data) if dense else self.by_search(data)
-        covered = sum(end - start + 1 for start, end, _ in found)
-        self.dense = covered > DENSE_SHARE * len(data)
+        if self.dense is None and len(data) >= DENSE_PROBE:
+            return self._probed(data)
+        found = self.line_by_line(data) if self.dense else self.by_search(data)
+        self._measure(found, len(data))
         return found
+
+    def _probed(self, data: bytes) -> list[Candidate]:
+        """A first large piece: its first :data:`PROBE_BYTES` by search, which says how the
+        rest is read."""
+        cut = data.find(b"\n", PROBE_BYTES) + 1 or len(data)
+        found = self.by_search(data[:cut])
+        self._measure(found, cut)
+        rest = data[cut:]
+        later = self.line_by_line(rest) if self.dense else self.by_search(rest)
+        found += [(start + cut, end + cut, needles) for start, end, needles in later]
+        self._measure(found, len(data))
+        return found
+
+    def _measure(self, found: list[Candidate], size: int) -> None:
+        """How the next piece is read: line by line after a dense one."""
+        covered = sum(end - start + 1 for start, end, _ in found)
+        self.dense = covered > DENSE_SHARE * size
 
     def line_by_line(self, data: bytes) -> list[Candidate]:
         """Every line holding a needle, each line asked of one unanchored RE2 set.
