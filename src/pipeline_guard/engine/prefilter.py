@@ -55,11 +55,11 @@ over text where most needles match (issue 15: a third less time and memory)."""
 DENSE_PROBE = 512 << 10
 """A first piece at least this large is probed before it is read: whether the log is dense
 with candidates is not known yet, and reading a dense piece by search is what costs most."""
-PROBE_BYTES = 64 << 10
+PROBE_BYTES = 8 << 10
 """The probe: the piece's first lines, read by search. Dense, the rest is read line by line;
 sparse (nearly every log), by search. Reading a whole first piece line by line instead cost
 every ordinary log 40 ms (a set match per line of its first megabyte), twice with the rescan
-of its failing step."""
+of its failing step; a 64 KB probe of a flood grew the search DFA by 60 MB."""
 
 Candidate = tuple[int, int, set[int]]
 """A candidate line: its start and end offsets in the chunk (end at its ``\\n``), and the
