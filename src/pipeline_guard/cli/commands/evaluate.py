@@ -205,11 +205,22 @@ def _fold_rankers(
 def _header(model: LazyModel | None) -> str:
     if model is None:
         return "rules only (no model pack loaded)"
-    trained = model.pack.meta.get("trained", {})
-    source = ", ".join(trained.get("corpora", [])) or "unknown data"
+    meta = model.pack.meta
+    ranker = meta.get("ranker", {})
+    parts = [
+        ("category model", meta.get("trained", {})),
+        ("line ranker", ranker.get("trained", {})),
+        ("step classifier", ranker.get("step", {}).get("trained", {})),
+    ]
+    trained = [
+        f"{name} on {', '.join(info.get('corpora', [])) or 'unknown data'} "
+        f"({info.get('logs', '?')} logs)"
+        for name, info in parts
+        if info
+    ]
     return (
-        f"model pack trained on {source} ({trained.get('logs', '?')} logs); "
-        "if that includes this corpus, model scores are in-sample"
+        f"model pack: {'; '.join(trained)}; where that includes this corpus, model scores "
+        "are in-sample (--cv for honest ones)"
     )
 
 
