@@ -94,6 +94,7 @@ def sections_log() -> Path:
 
 
 def engines(log: Path) -> None:
+    from pipeline_guard.cache_dir import cache_dir
     from pipeline_guard.engine.log_reader import clean_block
     from pipeline_guard.engine.matcher import Matcher
     from pipeline_guard.engine.prefilter import hyperscan_available
@@ -105,7 +106,7 @@ def engines(log: Path) -> None:
         if name == "hyperscan" and not hyperscan_available():
             print("| prefilter hyperscan | not installed (pip install hyperscan) |")
             continue
-        prefilter = Matcher(rules, name).prefilter
+        prefilter = Matcher(rules, name, cache_dir(os.environ)).prefilter
         took = []
         for _ in range(3):
             started = time.perf_counter()

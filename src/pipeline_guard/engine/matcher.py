@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import re2
@@ -176,11 +178,16 @@ class Matcher:
     ``engine`` picks the prefilter (``"hyperscan"`` or ``"re2"``, see
     :mod:`pipeline_guard.engine.prefilter`); by default the best one installed. The prefilter
     is built on the first scan, so a matcher that is never used costs nothing to make.
+    ``cache``: the rule cache's directory, where a Hyperscan database is kept (None: compiled
+    in every process).
     """
 
-    def __init__(self, rules: Sequence[Rule], engine: str | None = None) -> None:
+    def __init__(
+        self, rules: Sequence[Rule], engine: str | None = None, cache: Path | None = None
+    ) -> None:
         self.rules = list(rules)
         self.engine = engine or engine_name()
+        self.cache = cache
         self._compiled: dict[str, list[Any]] = {}
         self._verifiers: dict[int, _Verifier] = {}
         self._order = {rule.id: index for index, rule in enumerate(self.rules)}
@@ -204,7 +211,9 @@ class Matcher:
         """The engine finding candidate lines, built (or loaded from the cache) on first use."""
         if self._prefilter is None:
             regexes = [needle.prefilter_regex for needle in self._needles]
-            load = rule_cache.compiled_database if self.engine == "hyperscan" else None
+            load = None
+            if self.engine == "hyperscan":
+                load = functools.partial(rule_cache.compiled_database, directory=self.cache)
             self._prefilter = build_prefilter(regexes, load)
         return self._prefilter
 

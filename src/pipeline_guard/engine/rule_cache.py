@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from pipeline_guard import __version__
-from pipeline_guard.cache_dir import cache_dir
 from pipeline_guard.engine.needle import KEYWORDS_VERSION, Needle
 from pipeline_guard.engine.prefilter import (
     bytewise,
@@ -97,9 +95,10 @@ def needles_from(entry: dict[str, Any]) -> dict[str, tuple[Needle, ...] | None]:
     }
 
 
-def compiled_database(regexes: Sequence[str]) -> Any:
+def compiled_database(regexes: Sequence[str], directory: Path | None = None) -> Any:
     """The Hyperscan database of these needle regexes: loaded from the cache, else compiled
-    (seconds for the bundled pack) and cached for the next process.
+    (seconds for the bundled pack) and cached in ``directory`` (the rule cache's, which the
+    matcher is given) for the next process.
 
     The key covers the regexes, the Hyperscan version and the machine architecture: a
     serialised database only loads on the platform and library that built it. A cache entry
@@ -112,10 +111,6 @@ def compiled_database(regexes: Sequence[str]) -> Any:
     release = getattr(hyperscan, "__version__", "")
     key = hashlib.sha256(f"{CACHE_FORMAT}/{release}/{platform.machine()}\n".encode())
     key.update("\n".join(bytewise(regex) for regex in regexes).encode("utf-8"))
-    # The opt-in Hyperscan engine is reached from deep inside the matcher: it still asks the
-    # environment itself (through the one cache-directory function) until the matcher is given
-    # the directory like the rule loader is.
-    directory = cache_dir(os.environ)
     path = None if directory is None else directory / f"hyperscan-{key.hexdigest()}.db"
     if path is not None:
         try:
