@@ -257,3 +257,46 @@ def test_debconfs_readline_fallback_is_survived(tmp_path: Path, matcher: Matcher
     ]
     verdict = analyze_source(write(tmp_path, "job.log", lines), matcher)
     assert verdict.category.value == "test-failure"
+
+
+PYTEST_RUN = [
+    "##[group]Run python -m pytest -v",
+    "tests/test_api.py::test_list PASSED                                      [ 33%]",
+    "tests/test_api.py::TestOrders::test_create FAILED                         [ 66%]",
+    "tests/test_api.py::test_delete PASSED                                    [100%]",
+    "",
+    "=================================== FAILURES ===================================",
+    "___________________________ TestOrders.test_create ____________________________",
+    "",
+    "    def test_create(client):",
+    ">       assert client.post('/orders').status_code == 201",
+    "E       assert 500 == 201",
+    "E        +  where 500 = <Response [500]>.status_code",
+    "",
+    "tests/test_api.py:14: AssertionError",
+    "=========================== short test summary info ============================",
+    "========================= 1 failed, 2 passed in 0.31s ==========================",
+    "##[error]Process completed with exit code 1.",
+]
+
+
+def test_a_pytest_progress_line_yields_to_its_tests_details_below(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    """The progress line names the test; the error a reader needs is in the FAILURES section."""
+    found = analyze_source(write(tmp_path, "job.log", PYTEST_RUN), matcher)
+    assert found.category == "test-failure"
+    assert found.rule == "pytest-failed-test"
+    assert [line.text for line in found.evidence][:2] == [
+        "E       assert 500 == 201",
+        "tests/test_api.py::TestOrders::test_create FAILED                         [ 66%]",
+    ]
+    assert found.tests == ["tests/test_api.py::TestOrders::test_create"]
+
+
+def test_without_details_below_the_progress_line_stays_first(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    no_details = [line for line in PYTEST_RUN[:4] if line] + PYTEST_RUN[-2:]
+    found = analyze_source(write(tmp_path, "job.log", no_details), matcher)
+    assert found.evidence[0].text.startswith("tests/test_api.py::TestOrders::test_create FAILED")

@@ -34,7 +34,7 @@ from pipeline_guard.categories import (
     Category,
     default_action,
 )
-from pipeline_guard.engine.log_reader import CleanLine
+from pipeline_guard.engine.log_reader import CleanLine, clean_line
 from pipeline_guard.engine.matcher import Hit, ScanResult
 from pipeline_guard.engine.prediction import WEAK, LineScorer, Prediction, Scorer, StepVerdict
 from pipeline_guard.engine.step_tracker import FailingStep, failing_step
@@ -210,7 +210,8 @@ class Findings:
 
     decisive: Hit | None
     specific: list[CleanLine]
-    """Where a wrapper decided: the error lines it wraps, nearest above it, shown first."""
+    """Shown first: where a wrapper decided, the error lines it wraps, nearest above it; where
+    a test runner's progress line decided, the error lines of that test's details below it."""
     supporting: list[Hit]
     """Further terminal hits of the failing step, for the evidence."""
     step: FailingStep | None
@@ -234,7 +235,7 @@ def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) 
         errors = _causes_before(scan, step, familiar, lines)
     decisive = root_cause(errors)
     if decisive is not None:
-        return Findings(decisive, [], errors, step, familiar)
+        return Findings(decisive, _details(step, decisive, familiar), errors, step, familiar)
     if wrappers:
         wrapper = root_cause(wrappers)
         assert wrapper is not None
@@ -372,6 +373,56 @@ def _recovered(hit: Hit, later: Sequence[CleanLine]) -> bool:
         return False
     patterns = [re.compile(pattern) for pattern in hit.rule.recovered_when]
     return any(pattern.search(line.text) for line in later for pattern in patterns)
+
+
+_DETAILS_ERROR = re.compile(r"E {2,}\S")
+"""pytest's lines of the error itself in a test's details: ``E       AssertionError: ...``."""
+DETAILS_LOOKAHEAD = 400
+"""Lines of a test's details (from its header) searched for its error lines."""
+
+
+def _details(step: FailingStep, decisive: Hit, familiar: frozenset[int]) -> list[CleanLine]:
+    """The first error line of the failing test's details, when the decisive line only named it.
+
+    pytest names each failing test on a progress line (``path::test_x FAILED``) as it runs,
+    and explains it further down, in the FAILURES section (``____ test_x ____`` then the
+    traceback and its ``E   `` lines). The explanation is what the reader needs, and what
+    people mark as the failure reason, so it is shown first; the progress line stays the
+    decisive line (it names the test and the rule). Nothing changes where the details are not
+    found below (``-q``, ``--tb=no``, or the summary line at the end decided). The header is
+    found in the step's bytes by a plain search, then checked by a regex on its line only:
+    cleaning every line below a progress line cost a 5 MB log as much as its whole scan.
+    """
+    if decisive.test is None:
+        return []
+    name = decisive.test.rsplit("::", 1)[-1].encode("utf-8", "replace")
+    header = re.compile(rb"_{3,} (?:[^\s_][^\n]*\.)?" + re.escape(name) + rb" _{3,}")
+    data, number, counted = step.data, step.data_first, 0
+    at = data.find(name + b" ___")
+    while at >= 0:
+        start = data.rfind(b"\n", 0, at) + 1
+        end = data.find(b"\n", at)
+        end = len(data) if end < 0 else end
+        number += data.count(b"\n", counted, start)
+        counted = start
+        if number > decisive.line.number and header.search(data, start, end):
+            return _details_error(data[start:], number, step.name, familiar)
+        at = data.find(name + b" ___", end)
+    return []
+
+
+def _details_error(
+    block: bytes, first: int, step: str | None, familiar: frozenset[int]
+) -> list[CleanLine]:
+    """The first ``E   `` line after a test's details header, before the next test's."""
+    raws = block.split(b"\n", DETAILS_LOOKAHEAD)[1:DETAILS_LOOKAHEAD]
+    for offset, raw in enumerate(raws, start=1):
+        line = clean_line(raw, first + offset, step)
+        if re.fullmatch(r"_{3,} \S.* _{3,}", line.text.strip()):
+            return []  # the next test's details: this one showed no error line
+        if _DETAILS_ERROR.match(line.text) and line.number not in familiar:
+            return [line]
+    return []
 
 
 def _wrapped(lines: Sequence[CleanLine], wrapper: Hit, familiar: frozenset[int]) -> list[CleanLine]:
