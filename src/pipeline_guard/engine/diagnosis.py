@@ -375,6 +375,8 @@ def _recovered(hit: Hit, later: Sequence[CleanLine]) -> bool:
     return any(pattern.search(line.text) for line in later for pattern in patterns)
 
 
+_DETAILS_HEADER = re.compile(r"_{3,} \S.* _{3,}")
+"""pytest's header of one test's details: ``____ TestCls.test_x ____``."""
 _DETAILS_ERROR = re.compile(r"E {2,}\S")
 """pytest's lines of the error itself in a test's details: ``E       AssertionError: ...``."""
 DETAILS_LOOKAHEAD = 400
@@ -418,7 +420,7 @@ def _details_error(
     raws = block.split(b"\n", DETAILS_LOOKAHEAD)[1:DETAILS_LOOKAHEAD]
     for offset, raw in enumerate(raws, start=1):
         line = clean_line(raw, first + offset, step)
-        if re.fullmatch(r"_{3,} \S.* _{3,}", line.text.strip()):
+        if _DETAILS_HEADER.fullmatch(line.text.strip()):
             return []  # the next test's details: this one showed no error line
         if _DETAILS_ERROR.match(line.text) and line.number not in familiar:
             return [line]

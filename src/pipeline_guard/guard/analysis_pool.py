@@ -119,7 +119,8 @@ class AnalysisPool:
     def __init__(self, engine: Engine, workers: int) -> None:
         self.engine = engine
         self._executor: Executor | None = None
-        if workers and threading.active_count() == 1 and "fork" in _start_methods():
+        forkable = "fork" in multiprocessing.get_all_start_methods()
+        if workers and threading.active_count() == 1 and forkable:
             self._executor = _forked_pool(engine, workers)
 
     @property
@@ -147,10 +148,6 @@ class AnalysisPool:
     ) -> None:
         if self._executor is not None:
             self._executor.shutdown(wait=kind is None, cancel_futures=kind is not None)
-
-
-def _start_methods() -> list[str]:
-    return multiprocessing.get_all_start_methods()
 
 
 def _forked_pool(engine: Engine, workers: int) -> Executor:
