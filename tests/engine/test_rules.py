@@ -56,6 +56,18 @@ WriteRules = Callable[..., Path]
             GOOD.replace("category: network", "category: unknown"),
             r"a rule cannot have category 'unknown'",
         ),
+        (
+            GOOD.replace("advice: a", "advice: a\n    wraps: ['warning:']"),
+            r"rule demo-reset: wraps: only a rule with severity: wrapper",
+        ),
+        (
+            GOOD.replace("advice: a", "advice: a\n    details: {header: '^\\s*\\d+$'}"),
+            r"rule demo-reset: details.header: contains no literal text",
+        ),
+        (
+            GOOD.replace("advice: a", "advice: a\n    details: {header: 'Failures:', error: '(x'}"),
+            r"rule demo-reset: details.error: pattern 1 is not a valid RE2 regex",
+        ),
     ],
 )
 def test_bad_rule_files_give_one_line_naming_the_file_rule_and_field(
@@ -133,6 +145,21 @@ def test_rules_from_the_cache_equal_freshly_validated_ones(
     assert type(cached[0].category) is type(fresh[0].category)
     (directory / "rules.yml").write_text(GOOD.replace("title: connection reset", "title: changed"))
     assert load_rule_dir(directory, cache)[0].title == "changed", "a changed file misses the cache"
+
+
+def test_details_and_wraps_survive_the_rule_cache(write_rules: WriteRules, tmp_path: Path) -> None:
+    content = GOOD.replace(
+        "advice: a",
+        "advice: a\n    details: {header: '^_+ {test} _+$', error: '^E +', lines: 9}",
+    )
+    cache = tmp_path / "cache"
+    directory = write_rules(content)
+    fresh = load_rule_dir(directory, cache)
+    cached = load_rule_dir(directory, cache)
+    assert cached == fresh
+    assert cached[0].details is not None
+    assert cached[0].details.header_for("tests/t.py::Cls::test_x[a b]") == r"^_+ test_x\[a\ b\] _+$"
+    assert cached[0].details.lines == 9
 
 
 def test_an_unwritable_cache_is_ignored(write_rules: WriteRules, tmp_path: Path) -> None:

@@ -99,6 +99,16 @@ def test_a_silent_scope_pack_leaves_weak_rules_alone(tmp_path: Path) -> None:
     assert (silent.category, silent.rule) == ("disk-full", "model")
 
 
+def test_the_model_never_names_a_category_the_guard_re_runs(tmp_path: Path) -> None:
+    """A link checker's dead URLs read like network trouble to a model: it steps aside."""
+    pack = load_model(tiny_pack(tmp_path / "m.npz", {"unreachable": "network"}))
+    log = "  1. https://example.org/gone unreachable\n  2. https://example.org/old 404\nIssues\n"
+    assert pack.predict(log.splitlines()).category == "network"
+    verdict = diagnose(scan([make_rule(patterns=["nothing-like-this"])], log), "x", pack)
+    assert (verdict.category, verdict.rule, verdict.action) == ("unknown", None, "comment")
+    assert verdict.evidence, "unknown still points at the failure's lines"
+
+
 def test_below_its_threshold_the_model_leaves_unknown_alone(tmp_path: Path) -> None:
     pack = load_model(tiny_pack(tmp_path / "m.npz", {"frobnicator": "config"}, threshold=1.0))
     verdict = diagnose(scan([make_rule()], "Error: frobnicator\n"), "x", pack)

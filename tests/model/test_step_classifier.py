@@ -97,12 +97,15 @@ def test_the_step_classifier_names_the_category_no_rule_gives(tmp_path: Path) ->
     assert evidence[0]["line"] == 4
 
 
-def test_the_step_classifier_never_makes_a_retry(tmp_path: Path) -> None:
+def test_the_step_classifier_never_names_a_category_the_guard_re_runs(tmp_path: Path) -> None:
+    """Network, rate-limit and runner need a rule's specific match: the classifier steps aside
+    (``engine.diagnosis.model_may_name``) and the step's own lines are shown as ``unknown``."""
     pack = tiny_pack(tmp_path / "m.npz", {"frobnicator": "config"}, threshold=1.0)
     with_step_part(pack, {"c0:mylint": "network"})
     verdict = analyze(failing_lint_log(tmp_path), pack)
-    assert verdict["category"] == "network"
-    assert verdict["action"] == "comment"
+    assert (verdict["category"], verdict["rule"], verdict["action"]) == ("unknown", None, "comment")
+    with_step_part(pack, {"c0:mylint": "lint"})
+    assert analyze(failing_lint_log(tmp_path), pack)["category"] == "lint"
 
 
 def test_below_its_threshold_the_step_classifier_stays_silent(tmp_path: Path) -> None:
@@ -179,23 +182,26 @@ def test_fold_parts_carry_a_step_classifier_trained_without_the_project(tmp_path
     assert verdicts == {None}  # one category only in this corpus: nothing to tell apart
 
 
-def test_eval_scores_the_step_classifier_and_never_counts_its_retry(tmp_path: Path) -> None:
+def test_eval_scores_the_step_classifier_and_never_counts_a_retry(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     (corpus / "cases").mkdir(parents=True)
     failing_lint_log(tmp_path).rename(corpus / "cases" / "a.log")
     label = {"id": "a", "project": "acme/a", "source": "acme/a:ci.log@0", "category": "lint"}
     (corpus / "labels.jsonl").write_text(json.dumps(label | {"chunk_first": 4, "chunk_last": 4}))
     pack = tiny_pack(tmp_path / "m.npz", {"frobnicator": "config"}, threshold=1.0)
-    with_step_part(pack, {"c0:mylint": "network"})
+    with_step_part(pack, {"c0:mylint": "lint"})
     args = ("eval", str(corpus), "--no-bundled", "--model", str(pack), "--ablation")
     document = json.loads(run_cli(*args, "--format", "json").stdout)
     model_row = document["ablation"]["+ model (pack)"]
-    assert model_row["unknown"] == 0.0
-    assert model_row["false_retry"] == 0.0  # a model's "network" is explained, never re-run
+    assert (model_row["unknown"], model_row["accuracy"]) == (0.0, 1.0)
     assert document["ablation"]["rules alone"]["unknown"] == 1.0
-    assert document["locations"][-1]["false_retry"] == 0.0
     text = run_cli(*args).stdout
     assert "+ model (pack)" in text
+    with_step_part(pack, {"c0:mylint": "network"})
+    document = json.loads(run_cli(*args, "--format", "json").stdout)
+    model_row = document["ablation"]["+ model (pack)"]
+    assert (model_row["unknown"], model_row["false_retry"]) == (1.0, 0.0)
+    assert document["locations"][-1]["false_retry"] == 0.0
 
 
 def test_train_also_needs_cross_validation(tmp_path: Path) -> None:

@@ -61,6 +61,46 @@ class Examples:
 
 
 @dataclass(frozen=True)
+class Details:
+    """Where a test runner explains a failure further down the log than the line that named it.
+
+    pytest names a failing test on its progress line and explains it in the FAILURES section
+    (``____ test_x ____``, then ``E   `` lines); Go prints a parent ``--- FAIL: TestX`` before
+    the nested ``--- FAIL: TestX/case`` that failed; mocha's ``1 failing`` precedes
+    ``1) suite title:`` and the error. The explanation is what the reader needs (and what
+    people mark as the reason), so diagnosis shows it first (see :mod:`.specific_error`).
+    """
+
+    header: str
+    """RE2 pattern of the line below the match where the explanation begins; ``{test}`` stands
+    for the failing test's own name (the last ``::`` part of what the rule captured)."""
+    error: str | None = None
+    """RE2 pattern of the line of the explanation to show first; None: the header itself."""
+    lines: int = 400
+    """How many lines below the header ``error`` is looked for."""
+
+    def header_for(self, test: str | None) -> str | None:
+        """The header pattern for one failing test (None: it needs a test the match lacks)."""
+        if TEST_PLACEHOLDER not in self.header:
+            return self.header
+        if not test:
+            return None
+        return self.header.replace(TEST_PLACEHOLDER, re2.escape(test_leaf(test)))
+
+    def any_header(self) -> str:
+        """The header pattern for any test: where the next test's explanation begins."""
+        return self.header.replace(TEST_PLACEHOLDER, r"\S(?:.*\S)?")
+
+
+TEST_PLACEHOLDER = "{test}"
+
+
+def test_leaf(test: str) -> str:
+    """A test's own name: ``tests/test_a.py::TestCls::test_x`` -> ``test_x``."""
+    return test.rsplit("::", 1)[-1]
+
+
+@dataclass(frozen=True)
 class Rule:
     """One way a CI job fails, how to recognise it, and what to tell the maintainer.
 
@@ -84,6 +124,10 @@ class Rule:
     window: int = 1
     severity: Severity = "error"
     recovered_when: list[str] = field(default_factory=list)
+    details: Details | None = None
+    wraps: list[str] = field(default_factory=list)
+    """For a wrapper: RE2 patterns of the lines it sums up, printed above it (GHC's warnings
+    above ``Failing due to -Werror``); the first of them is shown first."""
     source: str = field(default="", repr=False, compare=False)
 
     @property
@@ -110,6 +154,7 @@ class Rule:
             **data,
             "category": Category(data["category"]),
             "examples": Examples(**data["examples"]),
+            "details": Details(**data["details"]) if data.get("details") else None,
             "source": source,
         }
         return cls(**fields)

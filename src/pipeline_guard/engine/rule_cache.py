@@ -36,7 +36,7 @@ from pipeline_guard.engine.prefilter import (
     load_hyperscan,
 )
 
-CACHE_FORMAT = 3  # 2: rules carry severity and recovered_when; 3: needle derivation 4
+CACHE_FORMAT = 4  # 2: severity, recovered_when; 3: needle derivation 4; 4: details, wraps
 
 
 def entry_key(data: bytes) -> str:

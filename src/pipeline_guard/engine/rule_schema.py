@@ -12,10 +12,25 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import re2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from pipeline_guard.categories import Category
-from pipeline_guard.engine.rule import MAX_WINDOW, Examples, Rule, re2_options
+from pipeline_guard.engine.needle import derive_needles
+from pipeline_guard.engine.rule import (
+    MAX_WINDOW,
+    TEST_PLACEHOLDER,
+    Details,
+    Examples,
+    Rule,
+    re2_options,
+)
 from pipeline_guard.errors import RuleError
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
@@ -28,6 +43,40 @@ class ExamplesSpec(BaseModel):
 
     match: list[str] = Field(min_length=1)
     no_match: list[str] = Field(min_length=1)
+
+
+def _check_re2(patterns: list[str]) -> list[str]:
+    for index, pattern in enumerate(patterns):
+        try:
+            re2.compile(pattern, re2_options())
+        except re2.error as exc:
+            detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+            raise ValueError(f"pattern {index + 1} is not a valid RE2 regex: {detail}") from None
+    return patterns
+
+
+class DetailsSpec(BaseModel):
+    """Where the runner explains the failure below the matched line (see ``Details``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    header: str = Field(min_length=1)
+    error: str | None = None
+    lines: int = Field(default=400, ge=1, le=5000)
+
+    @field_validator("header")
+    @classmethod
+    def _header(cls, header: str) -> str:
+        example = header.replace(TEST_PLACEHOLDER, "test_name")
+        _check_re2([example])
+        if derive_needles(example) is None:
+            raise ValueError("contains no literal text of 3+ characters to search the log for")
+        return header
+
+    @field_validator("error")
+    @classmethod
+    def _error(cls, error: str | None) -> str | None:
+        return None if error is None else _check_re2([error])[0]
 
 
 class RuleSpec(BaseModel):
@@ -48,32 +97,21 @@ class RuleSpec(BaseModel):
     window: int = Field(default=1, ge=1, le=MAX_WINDOW)
     severity: Literal["error", "wrapper", "warning"] = "error"
     recovered_when: list[str] = Field(default_factory=list)
+    details: DetailsSpec | None = None
+    wraps: list[str] = Field(default_factory=list)
     examples: ExamplesSpec
 
-    @field_validator("patterns")
+    @field_validator("patterns", "recovered_when")
     @classmethod
     def _compile(cls, patterns: list[str]) -> list[str]:
-        for index, pattern in enumerate(patterns):
-            try:
-                re2.compile(pattern, re2_options())
-            except re2.error as exc:
-                detail = (
-                    exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
-                )
-                raise ValueError(
-                    f"pattern {index + 1} is not a valid RE2 regex: {detail}"
-                ) from None
-        return patterns
+        return _check_re2(patterns)
 
-    @field_validator("recovered_when")
+    @field_validator("wraps")
     @classmethod
-    def _compile_recovery(cls, patterns: list[str]) -> list[str]:
-        for index, pattern in enumerate(patterns):
-            try:
-                re2.compile(pattern, re2_options())
-            except re2.error:
-                raise ValueError(f"pattern {index + 1} is not a valid RE2 regex") from None
-        return patterns
+    def _wraps_a_wrapper(cls, patterns: list[str], info: ValidationInfo) -> list[str]:
+        if patterns and info.data.get("severity") != "wrapper":
+            raise ValueError("only a rule with severity: wrapper sums up lines above it")
+        return _check_re2(patterns)
 
     @field_validator("category")
     @classmethod
@@ -84,9 +122,10 @@ class RuleSpec(BaseModel):
 
     def rule(self, source: str) -> Rule:
         """The validated rule, as the engine uses it."""
-        fields = self.model_dump(exclude={"examples"})
+        fields = self.model_dump(exclude={"examples", "details"})
         examples = Examples(list(self.examples.match), list(self.examples.no_match))
-        return Rule(**fields, examples=examples, source=source)
+        details = Details(**self.details.model_dump()) if self.details is not None else None
+        return Rule(**fields, examples=examples, details=details, source=source)
 
 
 class RuleFile(BaseModel):

@@ -159,6 +159,10 @@ class FailingStep:
     data: bytes
     data_first: int
     """The step's raw lines (ANSI removed), from line ``data_first``, up to the exit."""
+    started: int = 0
+    """Where the step really began when that is above ``first_line``: a step that printed more
+    than :data:`SNAPSHOT_BYTES` lost its start to the snapshot. Its lines there are not at
+    hand, but the whole-log scan's first matches of each rule still count as the step's."""
 
     @property
     def exit_line(self) -> int | None:
@@ -171,7 +175,9 @@ class FailingStep:
         Commands before it in the same step succeeded (a shell script stops at the first
         failure, and Travis quotes the failing command), so what they printed is context.
         """
-        return self.command_line if self.command_line is not None else self.first_line
+        if self.command_line is not None:
+            return self.command_line
+        return min(self.started or self.first_line, self.first_line)
 
     def lines(self) -> StepLines:
         """The step's lines, cleaned, the last :data:`MAX_STEP_LINES` of them."""
@@ -474,7 +480,7 @@ def _cut(
     kept = b"\n".join(raws) + b"\n"
     data_first = first + skip
     command = _command_echo(raws, data_first, exit_line)
-    return FailingStep(name, data_first, command, exit_line, kept, data_first)
+    return FailingStep(name, data_first, command, exit_line, kept, data_first, started=start)
 
 
 def _section_end(record: StepRecord, start: int, end: int) -> int:
