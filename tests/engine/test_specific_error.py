@@ -103,7 +103,59 @@ GHC_WERROR = [
     'The command "cabal build --ghc-options=-Werror" exited with 1.',
 ]
 
+PYTEST_QUIET = [
+    "##[group]Run pytest -q",
+    "..F.                                                                     [100%]",
+    "=================================== FAILURES ===================================",
+    "_ test_token_span[ok 2:30pm now-valid_spans10-sys_time] _",
+    "    def test_token_span(x):",
+    ">       helper(x)",
+    "tests/test_core.py:9: ",
+    "_ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _ _",
+    "    def helper(x):",
+    ">       assert x == 3",
+    "E       assert 2 == 3",
+    "tests/test_core.py:4: AssertionError",
+    "=========================== short test summary info ============================",
+    "FAILED tests/test_core.py::test_token_span[ok 2:30pm now-valid_spans10-sys_time] - assert 2",
+    "1 failed, 3 passed in 0.12s",
+    "##[error]Process completed with exit code 1.",
+]
+UNITTEST = [
+    "$ python -m unittest",
+    ".F",
+    "======================================================================",
+    "FAIL: test_total (tests.test_orders.OrderTests)",
+    "----------------------------------------------------------------------",
+    "Traceback (most recent call last):",
+    '  File "/src/tests/test_orders.py", line 12, in test_total',
+    "    self.assertEqual(total(), 107.5)",
+    "AssertionError: 107.0 != 107.5",
+    "",
+    "----------------------------------------------------------------------",
+    "Ran 2 tests in 0.001s",
+    "",
+    "FAILED (failures=1)",
+    'The command "python -m unittest" exited with 1.',
+]
+JEST = [
+    "##[group]Run npx jest",
+    "FAIL test/main.test.js",
+    "  Search",
+    "    ✕ finds videos (12 ms)",
+    "",
+    "  ● Search › finds videos",
+    "",
+    "    ReferenceError: Constants is not defined",
+    "",
+    "Tests:       1 failed, 1 total",
+    "##[error]Process completed with exit code 1.",
+]
+
 CASES = [
+    pytest.param(PYTEST_QUIET, "pytest-failed-test", "E       assert 2 == 3", id="pytest-quiet"),
+    pytest.param(UNITTEST, "unittest-failed-test", "AssertionError: 107.0 != 107.5", id="unittest"),
+    pytest.param(JEST, "jest-failed-suite", "  ● Search › finds videos", id="jest"),
     pytest.param(
         GO_SUBTEST, "go-test-fail", '        parse_test.go:31: got "a", want "ä"', id="go"
     ),

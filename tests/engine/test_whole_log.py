@@ -300,3 +300,27 @@ def test_without_details_below_the_progress_line_stays_first(
     no_details = [line for line in PYTEST_RUN[:4] if line] + PYTEST_RUN[-2:]
     found = analyze_source(write(tmp_path, "job.log", no_details), matcher)
     assert found.evidence[0].text.startswith("tests/test_api.py::TestOrders::test_create FAILED")
+
+
+def test_an_unknown_option_decides_only_where_no_test_failed(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    """A CLI's tests print usage errors on purpose; the failing test is still the finding."""
+    run = [
+        "##[group]Run go test ./cmd/...",
+        "=== RUN   TestFlags",
+        "flag provided but not defined: -verbose",
+        "Usage of trace:",
+        "--- FAIL: TestFlags (0.00s)",
+        "    flags_test.go:12: want exit 2, got 0",
+        "FAIL",
+        "##[error]Process completed with exit code 1.",
+    ]
+    assert analyze_source(write(tmp_path, "job.log", run), matcher).category == "test-failure"
+    alone = [run[0], "flag provided but not defined: -trace2_event_file", run[-1]]
+    verdict = analyze_source(write(tmp_path, "alone.log", alone), matcher)
+    assert (verdict.category, verdict.rule, verdict.action) == (
+        "config",
+        "cli-unknown-option",
+        "comment",
+    )

@@ -242,8 +242,10 @@ def _findings(scan: ScanResult, familiar: frozenset[int], selection: Selection) 
     if wrappers:
         wrapper = root_cause(wrappers)
         assert wrapper is not None
-        specific = wrapped_above(step, wrapper, wrappers, familiar) or _wrapped(
-            lines, wrapper, familiar
+        specific = (
+            details_below(step, wrapper, familiar)
+            or wrapped_above(step, wrapper, wrappers, familiar)
+            or _wrapped(lines, wrapper, familiar)
         )
         return Findings(wrapper, specific, wrappers, step, familiar)
     if step.exit is None and context:

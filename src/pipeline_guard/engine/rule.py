@@ -88,8 +88,10 @@ class Details:
         return self.header.replace(TEST_PLACEHOLDER, re2.escape(test_leaf(test)))
 
     def any_header(self) -> str:
-        """The header pattern for any test: where the next test's explanation begins."""
-        return self.header.replace(TEST_PLACEHOLDER, r"\S(?:.*\S)?")
+        """The header pattern for any test: where the next test's explanation begins. A name
+        holds something besides blanks and underscores (pytest separates the frames of one
+        traceback with ``_ _ _ _``)."""
+        return self.header.replace(TEST_PLACEHOLDER, r".*[^\s_].*")
 
 
 TEST_PLACEHOLDER = "{test}"

@@ -28,7 +28,7 @@ import re2
 from pipeline_guard.engine.log_reader import CleanLine, clean_line
 from pipeline_guard.engine.matcher import Hit
 from pipeline_guard.engine.needle import derive_needles
-from pipeline_guard.engine.rule import re2_options
+from pipeline_guard.engine.rule import TEST_PLACEHOLDER, re2_options
 from pipeline_guard.engine.step_tracker import FailingStep
 
 
@@ -39,7 +39,9 @@ def details_below(
 
     The explanation's first ``error`` line (within ``lines`` of its header, before the next
     test's header), else the header itself; nothing where the runner printed no explanation
-    (``pytest -q --tb=no``) or the rule needs a test name the match did not capture.
+    (``pytest -q --tb=no``) or the rule needs a test name the match did not capture. A header
+    naming the test (``{test}``) that is not below is looked for above, nearest first: pytest
+    without ``-v`` names a failing test only in the short summary after its FAILURES section.
     """
     details = decisive.rule.details
     if details is None or decisive.line.number < step.data_first:
@@ -48,6 +50,8 @@ def details_below(
     if pattern is None:
         return []
     header = next(_matching(step, pattern, decisive.line.number + 1, None, familiar), None)
+    if header is None and TEST_PLACEHOLDER in details.header:
+        header = _last(_matching(step, pattern, step.focus, decisive.line.number - 1, familiar))
     if header is None:
         return []
     if details.error is None:
@@ -102,6 +106,13 @@ def _matching(
         if number not in familiar and regex.search(line.text):
             yield line
         at = line_end + 1
+
+
+def _last(lines: Iterator[CleanLine]) -> CleanLine | None:
+    found = None
+    for found in lines:  # noqa: B007 - the last one is wanted
+        pass
+    return found
 
 
 def _error_below(
