@@ -133,6 +133,31 @@ def test_rule_checks_catch_wrong_examples_dead_patterns_and_clashes() -> None:
     ]
 
 
+def test_rule_checks_run_explained_examples_through_the_whole_pack() -> None:
+    """An ``explained`` example: the rule decides and its evidence shows ``first`` first."""
+    log = "CHECK vat ... BAD\n== vat ==\n  why: 19% expected\n"
+    rule = make_rule(
+        id="acme",
+        category="test-failure",
+        patterns=[r"^CHECK (?P<test>\w+) \.+ BAD$"],
+        details={"header": "^== {test} ==$", "error": "^  why: "},
+        examples={
+            "match": ["CHECK vat ... BAD"],
+            "no_match": ["CHECK vat ... OK"],
+            "explained": [
+                {"log": log, "first": "  why: 19% expected"},
+                {"log": log, "first": "CHECK vat ... BAD"},
+            ],
+        },
+    )
+    assert [failure.message for failure in check_rules([rule])] == [
+        "explained example shows '  why: 19% expected' first, not 'CHECK vat ... BAD'"
+    ]
+    stronger = make_rule(id="stronger", category="runner", patterns=["BAD"])
+    messages = [failure.message for failure in check_rules([rule], [rule, stronger])]
+    assert "explained example is diagnosed by rule stronger, not by this rule" in messages
+
+
 def test_rules_from_the_cache_equal_freshly_validated_ones(
     write_rules: WriteRules, tmp_path: Path
 ) -> None:

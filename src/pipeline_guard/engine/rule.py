@@ -53,11 +53,21 @@ Severity = Literal["error", "wrapper", "warning"]
 
 
 @dataclass(frozen=True)
+class Explained:
+    """A few lines of log and the line the evidence must show first (a rule's ``details`` or
+    ``wraps`` at work): ``rules test`` diagnoses ``log`` with the whole pack."""
+
+    log: str
+    first: str
+
+
+@dataclass(frozen=True)
 class Examples:
     """Log lines the rule must match and lines it must not (``rules test`` runs them)."""
 
     match: list[str]
     no_match: list[str]
+    explained: list[Explained] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -155,7 +165,11 @@ class Rule:
         fields = {
             **data,
             "category": Category(data["category"]),
-            "examples": Examples(**data["examples"]),
+            "examples": Examples(
+                data["examples"]["match"],
+                data["examples"]["no_match"],
+                [Explained(**each) for each in data["examples"].get("explained", [])],
+            ),
             "details": Details(**data["details"]) if data.get("details") else None,
             "source": source,
         }

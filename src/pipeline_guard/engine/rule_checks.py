@@ -8,6 +8,8 @@ RE2 set), so a wrong hand-written keyword fails the test as surely as a wrong pa
 - a rule that names failing tests (``(?P<test>...)``) reads a name off one example at least;
 - with the whole pack loaded, every ``match`` example is diagnosed as the rule's category, so
   a rule of another category with a higher priority cannot silently swallow it;
+- every ``explained`` example (a few lines of log) is diagnosed by the rule, and its evidence
+  shows the example's ``first`` line first (a rule's ``details`` or ``wraps`` at work);
 - the rule's needles (what the prefilter looks for on its behalf) select at most
   :data:`MAX_SELECTED` of the lines of a representative log: every line a needle selects is
   verified in Python in *every* log scanned, so one rule whose needle hits ``123ms`` timing
@@ -28,7 +30,7 @@ from pathlib import Path
 from pipeline_guard.engine.diagnosis import diagnose
 from pipeline_guard.engine.log_reader import Chunk, clean_block, clean_line, iter_chunks
 from pipeline_guard.engine.matcher import Matcher, ScanResult
-from pipeline_guard.engine.rule import Rule
+from pipeline_guard.engine.rule import Explained, Rule
 
 MAX_SELECTED = 0.005
 """The largest share of a representative log's lines a rule's needles may select."""
@@ -119,9 +121,21 @@ def _check_rule(rule: Rule, pack: Matcher) -> Iterator[RuleCheckFailure]:
     for example in rule.examples.no_match:
         if scan_text(alone, example).hits:
             yield fail(f"matches its no_match example {_quote(example)}")
+    for explained in rule.examples.explained:
+        yield from (fail(message) for message in _explained(rule, pack, explained))
     yield from (fail(message) for message in _dead_patterns(rule, alone))
     if rule.extracts_tests and not named_a_test:
         yield fail("has a (?P<test>...) group but names no test in any match example")
+
+
+def _explained(rule: Rule, pack: Matcher, explained: Explained) -> Iterator[str]:
+    """An ``explained`` example: the whole pack decides by this rule and shows ``first`` first."""
+    verdict = diagnose(scan_text(pack, explained.log), "example")
+    shown = verdict.evidence[0].text if verdict.evidence else None
+    if verdict.rule != rule.id:
+        yield f"explained example is diagnosed by rule {verdict.rule}, not by this rule"
+    elif shown != clean_line(explained.first.encode(), 1).text:
+        yield f"explained example shows {_quote(shown or '')} first, not {_quote(explained.first)}"
 
 
 def _dead_patterns(rule: Rule, alone: Matcher) -> Iterator[str]:

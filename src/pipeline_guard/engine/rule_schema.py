@@ -28,12 +28,22 @@ from pipeline_guard.engine.rule import (
     TEST_PLACEHOLDER,
     Details,
     Examples,
+    Explained,
     Rule,
     re2_options,
 )
 from pipeline_guard.errors import RuleError
 
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)]
+
+
+class ExplainedSpec(BaseModel):
+    """A few lines of log, and the line its diagnosis must show first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    log: str = Field(min_length=1)
+    first: str = Field(min_length=1)
 
 
 class ExamplesSpec(BaseModel):
@@ -43,6 +53,7 @@ class ExamplesSpec(BaseModel):
 
     match: list[str] = Field(min_length=1)
     no_match: list[str] = Field(min_length=1)
+    explained: list[ExplainedSpec] = Field(default_factory=list)
 
 
 def _check_re2(patterns: list[str]) -> list[str]:
@@ -123,7 +134,11 @@ class RuleSpec(BaseModel):
     def rule(self, source: str) -> Rule:
         """The validated rule, as the engine uses it."""
         fields = self.model_dump(exclude={"examples", "details"})
-        examples = Examples(list(self.examples.match), list(self.examples.no_match))
+        examples = Examples(
+            list(self.examples.match),
+            list(self.examples.no_match),
+            [Explained(each.log, each.first) for each in self.examples.explained],
+        )
         details = Details(**self.details.model_dump()) if self.details is not None else None
         return Rule(**fields, examples=examples, details=details, source=source)
 

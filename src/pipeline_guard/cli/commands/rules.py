@@ -28,7 +28,9 @@ def run_tests(dirs: Sequence[Path], bundled: bool = True, *, cache: Path | None 
         failures = check_rules(checked, pack)
     for failure in failures:
         print(f"FAIL {failure}")
-    examples = sum(len(r.examples.match) + len(r.examples.no_match) for r in rules)
+    examples = sum(
+        len(r.examples.match) + len(r.examples.no_match) + len(r.examples.explained) for r in rules
+    )
     verdict = "failed" if failures else "passed"
     print(f"{len(rules)} rules, {examples} examples: {len(failures)} failures, {verdict}")
     return 1 if failures else 0
