@@ -97,10 +97,13 @@ class Details:
             return None
         return self.header.replace(TEST_PLACEHOLDER, re2.escape(test_leaf(test)))
 
-    def any_header(self) -> str:
-        """The header pattern for any test: where the next test's explanation begins. A name
+    def next_header(self) -> str | None:
+        """Where the next test's explanation begins, for a header naming the test; None for a
+        header that does not (a repeated ``= note:`` continues the same explanation). A name
         holds something besides blanks and underscores (pytest separates the frames of one
         traceback with ``_ _ _ _``)."""
+        if TEST_PLACEHOLDER not in self.header:
+            return None
         return self.header.replace(TEST_PLACEHOLDER, r".*[^\s_].*")
 
 

@@ -56,7 +56,7 @@ def details_below(
         return []
     if details.error is None:
         return [header]
-    error = _error_below(step, header, details.error, details.any_header(), details.lines)
+    error = _error_below(step, header, details.error, details.next_header(), details.lines)
     if error is not None and error.number not in familiar:
         return [error]
     return [header]
@@ -116,17 +116,18 @@ def _last(lines: Iterator[CleanLine]) -> CleanLine | None:
 
 
 def _error_below(
-    step: FailingStep, header: CleanLine, error: str, next_header: str, limit: int
+    step: FailingStep, header: CleanLine, error: str, next_header: str | None, limit: int
 ) -> CleanLine | None:
     """The first line matching ``error`` in the ``limit`` lines below ``header``, stopping at
     the next test's header."""
     data = step.data
     start = _line_start(data, step.data_first, header.number + 1)
     raws = data[start:].split(b"\n", limit)[:limit]
-    wanted, stop = _regex(error), _regex(next_header)
+    wanted = _regex(error)
+    stop = _regex(next_header) if next_header is not None else None
     for offset, raw in enumerate(raws):
         line = clean_line(raw, header.number + 1 + offset, step.name)
-        if stop.search(line.text):
+        if stop is not None and stop.search(line.text):
             return None
         if wanted.search(line.text):
             return line
