@@ -324,3 +324,27 @@ def test_an_unknown_option_decides_only_where_no_test_failed(
         "cli-unknown-option",
         "comment",
     )
+
+
+def test_a_step_longer_than_its_snapshot_keeps_the_first_report_of_its_failure(
+    tmp_path: Path, matcher: Matcher
+) -> None:
+    """A 1.3 MB test step (sbt under travis_retry): the first failing test, 20,000 lines up,
+    is where to look; an error up there that the step's end does not repeat stays out."""
+    filler = [f"[info] - passing test number {n} of the suite" for n in range(26_000)]
+    lines = [
+        "$ sbt test",
+        "debconf: (Can't locate Term/ReadLine.pm in @INC (you may need to install the "
+        "Term::ReadLine module) (@INC contains: /etc/perl) at Readline.pm line 7.)",
+        "[info] - decodes a chunked body *** FAILED ***",
+        "[info]   java.util.concurrent.TimeoutException: 30.seconds",
+        *filler,
+        "[info] - streams a large body *** FAILED ***",
+        "[info] *** 2 TESTS FAILED ***",
+        '\x1b[31;1mThe command "sbt test" exited with 1.\x1b[0m',
+    ]
+    log = write(tmp_path, "job.log", lines, stamp="")
+    assert Path(log).stat().st_size > 1024 * 1024
+    found = analyze_source(log, matcher)
+    assert (found.category, found.rule) == ("test-failure", "scalatest-failed")
+    assert (found.evidence[0].line, found.evidence[0].text) == (3, lines[2])
