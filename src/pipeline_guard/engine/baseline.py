@@ -28,9 +28,8 @@ from pipeline_guard.engine.log_reader import (
     CleanLine,
     clean_block,
     clean_bytes,
-    open_log,
+    opened_log,
 )
-from pipeline_guard.errors import InputError
 
 MAX_BASELINE_BYTES = 128 * 1024 * 1024
 """The most of a green log read; beyond it the log's start (set-up, seldom the question) is
@@ -64,7 +63,8 @@ def normalise_block(data: bytes) -> bytes:
 def familiar_lines(lines: Iterable[CleanLine], baseline: str) -> frozenset[int]:
     """The numbers of ``lines`` whose normalised text also appears in the ``baseline`` log.
 
-    Raises :class:`InputError` when the baseline cannot be read (the caller may go on without).
+    Raises :class:`~pipeline_guard.errors.InputError` when the baseline cannot be read (the
+    caller may go on without).
     """
     exact: dict[bytes, list[int]] = {}
     for line in lines:
@@ -140,10 +140,9 @@ def _matches(block: bytes, pending: dict[bytes, set[bytes]], tries: dict[bytes, 
 def _blocks(source: str) -> Iterator[bytes]:
     """The baseline's raw bytes in blocks of whole lines (ANSI escapes kept: :func:`_rough`
     drops what is left of them, and only the few lines checked exactly are cleaned)."""
-    stream = open_log(source)
     read = 0
     carry = b""
-    try:
+    with opened_log(source) as stream:
         _skip_to_last(stream)
         while read < MAX_BASELINE_BYTES:
             block = stream.read(BLOCK_SIZE)
@@ -157,13 +156,6 @@ def _blocks(source: str) -> Iterator[bytes]:
                 yield data[:cut]
         if carry:
             yield carry + b"\n"
-    except OSError as exc:
-        raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
-    except EOFError:
-        raise InputError(f"{source}: truncated compressed file") from None
-    finally:
-        if source != "-":
-            stream.close()
 
 
 def _skip_to_last(stream: BinaryIO) -> None:

@@ -127,12 +127,20 @@ def open_log(source: str) -> BinaryIO:
 
 @contextlib.contextmanager
 def log_chunks(source: str) -> Iterator[Iterator[Chunk]]:
-    """The log at ``source`` (a path or ``-``) as cleaned chunks, for a ``with`` block: opened
-    and refused as :func:`open_log` does, read errors turned into :class:`InputError`, closed
-    afterwards. Every reader of a log (the matcher, the fixers) goes through here."""
+    """The log at ``source`` (a path or ``-``) as cleaned chunks, for a ``with`` block (see
+    :func:`opened_log`). Every reader of a log (the matcher, the fixers) goes through here."""
+    with opened_log(source) as stream:
+        yield iter_chunks(stream)
+
+
+@contextlib.contextmanager
+def opened_log(source: str) -> Iterator[BinaryIO]:
+    """The log at ``source`` as a byte stream, for a ``with`` block: opened and refused as
+    :func:`open_log` does, read errors inside the block turned into :class:`InputError`, closed
+    afterwards (standard input is left open)."""
     stream = open_log(source)
     try:
-        yield iter_chunks(stream)
+        yield stream
     except OSError as exc:
         raise InputError(f"{source}: read failed: {exc.strerror or exc}") from None
     except EOFError:
