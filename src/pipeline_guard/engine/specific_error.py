@@ -88,10 +88,11 @@ def _matching(
 ) -> Iterator[CleanLine]:
     """The step's lines ``first..last`` that ``pattern`` matches once cleaned, in order."""
     data = step.data
-    start = _line_start(data, step.data_first, first)
-    end = len(data) if last is None else _line_start(data, step.data_first, last + 1)
+    number = max(first, step.data_first)
+    start = _skip_lines(data, 0, number - step.data_first)
+    end = len(data) if last is None else _skip_lines(data, start, last + 1 - number)
     candidates, regex = _compiled(pattern)
-    number, counted = max(first, step.data_first), start
+    counted = start
     at = start
     while at < end:
         found = candidates.search(data, at, end)
@@ -121,7 +122,7 @@ def _error_below(
     """The first line matching ``error`` in the ``limit`` lines below ``header``, stopping at
     the next test's header."""
     data = step.data
-    start = _line_start(data, step.data_first, header.number + 1)
+    start = _skip_lines(data, 0, header.number + 1 - step.data_first)
     raws = data[start:].split(b"\n", limit)[:limit]
     wanted = _regex(error)
     stop = _regex(next_header) if next_header is not None else None
@@ -134,11 +135,10 @@ def _error_below(
     return None
 
 
-def _line_start(data: bytes, data_first: int, number: int) -> int:
-    """The byte offset where line ``number`` begins in ``data`` (whose first line is
-    ``data_first``); the end of ``data`` for a line past it."""
-    at = 0
-    for _ in range(max(0, number - data_first)):
+def _skip_lines(data: bytes, at: int, count: int) -> int:
+    """The byte offset ``count`` lines after offset ``at`` (a line start); the end of ``data``
+    past its last line. (The end of a range is counted on from its start, not from 0.)"""
+    for _ in range(max(0, count)):
         at = data.find(b"\n", at) + 1
         if at == 0:
             return len(data)
